@@ -1,0 +1,267 @@
+"""YAML configuration: typed sections with documented defaults, validated with clear errors.
+
+Each stage declares its own section as a dataclass (`Stage.Config`), so adding a stage never means
+editing a central schema; this module only knows the core sections and how to validate any dataclass.
+Every field carries a `doc` in its metadata: `curation config` prints them all with their defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config problem the user can fix; the message names the key."""
+
+
+def opt(default: Any, doc: str, **kw: Any) -> Any:
+    """A documented config field."""
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: json.loads(json.dumps(d)), metadata={"doc": doc, **kw})
+    return field(default=default, metadata={"doc": doc, **kw})
+
+
+@dataclass
+class SparkConfig:
+    master: str | None = opt(None, "Spark master URL. Unset: local[*], or whatever spark-submit was given. Env CURATION_SPARK_MASTER overrides.")
+    app_name: str = opt("curation", "Spark application name.")
+    driver_memory: str = opt("4g", "spark.driver.memory when Spark is started from Python (local mode).")
+    shuffle_partitions: int = opt(8, "spark.sql.shuffle.partitions; raise it on a cluster.")
+    max_records_per_batch: int = opt(2000, "Rows per Arrow batch handed to Python transforms (bounds worker memory).")
+    log_level: str = opt("ERROR", "Spark log level after start-up (Spark's INFO spam is hidden by default).")
+    progress: bool = opt(True, "Print a one-line progress display of running Spark stages on stderr.")
+    conf: dict[str, str] = opt({}, "Extra Spark configuration, key -> value.")
+
+
+@dataclass
+class InputConfig:
+    paths: list[str] = opt([], "Input files, folders or globs (local paths or Hadoop-style URIs).")
+    format: Literal["auto", "jsonl", "parquet"] = opt("auto", "Document input format; auto decides by file suffix.")
+    id_field: str = opt("id", "JSONL/Parquet field kept as source_id.")
+    text_field: str = opt("text", "JSONL/Parquet field holding the text.")
+    invalid_utf8: Literal["quarantine", "repair"] = opt(
+        "quarantine", "Lines that are not valid UTF-8: quarantine them, or repair with U+FFFD and keep (noted in the ledger detail)."
+    )
+    max_text_bytes: int = opt(50_000_000, "Records whose text exceeds this many bytes are quarantined (too_large).")
+
+
+@dataclass
+class OutputConfig:
+    dir: str | None = opt(None, "Output folder (required for `curation run`; the stage CLI takes --output).")
+    shard_target_bytes: int = opt(256 * 1024 * 1024, "Target uncompressed size of one Parquet shard.")
+    compression: str = opt("zstd", "Parquet compression codec.")
+    write_rejected: bool = opt(True, "Also write dropped/quarantined documents (with their reason) to rejected/ for review.")
+
+
+@dataclass
+class PipelineConfig:
+    stages: list[str] = opt(["normalize", "export"], "Stages run by `curation run`, in order.")
+
+
+CORE_SECTIONS: dict[str, type] = {
+    "spark": SparkConfig,
+    "input": InputConfig,
+    "output": OutputConfig,
+    "pipeline": PipelineConfig,
+}
+
+
+def sections() -> dict[str, type]:
+    """Core sections plus one per registered stage that declares a Config."""
+    from curation.stages import registry
+
+    out = dict(CORE_SECTIONS)
+    for name, stage_cls in registry().items():
+        cfg = getattr(stage_cls, "Config", None)
+        if cfg is not None:
+            out[name] = cfg
+    return out
+
+
+class Config:
+    """The validated configuration: one dataclass instance per section, attribute access by section name."""
+
+    def __init__(self, values: dict[str, Any], source: str | None = None):
+        self._values = values
+        self.source = source
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("_values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(f"config has no section {name!r}")
+
+    def section(self, name: str) -> Any:
+        return self._values.get(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: dataclasses.asdict(v) for k, v in self._values.items()}
+
+    def hash(self) -> str:
+        """Hash of what determines the output: everything but Spark tuning and the output location."""
+        d = self.to_dict()
+        d.pop("spark", None)
+        d.get("output", {}).pop("dir", None)
+        blob = json.dumps(d, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} ({value!r})")
+        return [_coerce(v, args[0] if args else Any, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return {str(k): _coerce(v, args[1] if args else Any, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return build_section(tp, value, key)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} ({value!r})")
+        return value
+    raise ConfigError(f"{key}: unsupported config type {_type_name(tp)}")
+
+
+def build_section(cls: type, values: dict[str, Any] | None, prefix: str) -> Any:
+    values = values or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix}: expected a mapping of keys, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown key {prefix}.{unknown[0]} (known keys in {prefix}: {', '.join(names)})")
+    kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}") for k, v in values.items()}
+    obj = cls(**kwargs)
+    check = getattr(obj, "validate", None)
+    if check:
+        try:
+            check()
+        except (ValueError, FileNotFoundError) as e:
+            raise ConfigError(f"{prefix}: {e}") from e
+    return obj
+
+
+def parse_scalar(text: str) -> Any:
+    """`--set key=value`: the value is parsed as YAML, so 0.8, true, [a, b] and null work."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = raw
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {p} is not a section")
+        node[parts[-1]] = parse_scalar(value)
+    return raw
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None,
+                base: dict[str, Any] | None = None) -> Config:
+    raw: dict[str, Any] = json.loads(json.dumps(base or {}))
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: top level must be a mapping of sections")
+        for k, v in loaded.items():
+            if isinstance(v, dict) and isinstance(raw.get(k), dict):
+                raw[k].update(v)
+            else:
+                raw[k] = v
+    apply_overrides(raw, overrides or [])
+    known = sections()
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown config section {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    values = {name: build_section(cls, raw.get(name), name) for name, cls in known.items()}
+    for s in values["pipeline"].stages:
+        if s not in known and s not in _stage_names():
+            raise ConfigError(f"pipeline.stages: unknown stage {s!r} (known: {', '.join(_stage_names())})")
+    return Config(values, source=str(path) if path else None)
+
+
+def _stage_names() -> list[str]:
+    from curation.stages import registry
+
+    return sorted(registry())
+
+
+def describe() -> str:
+    """Every key with its type, default and doc, as Markdown (used for the README reference)."""
+    lines = []
+    for name, cls in sections().items():
+        lines.append(f"\n### `{name}`\n")
+        if cls.__doc__ and not cls.__doc__.startswith(cls.__name__ + "("):
+            lines.append(cls.__doc__.strip().splitlines()[0] + "\n")
+        lines.append("| key | type | default | meaning |\n|---|---|---|---|")
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            doc = f.metadata.get("doc", "")
+            lines.append(f"| `{name}.{f.name}` | {_type_name(hints[f.name])} | `{json.dumps(default, default=str)}` | {doc} |")
+    return "\n".join(lines) + "\n"

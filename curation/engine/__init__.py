@@ -1,0 +1,1 @@
+"""Spark session, stage runner and the glue between per-batch transforms and DataFrames."""

@@ -1,0 +1,1 @@
+"""Reading inputs, writing shards, the ledger and the manifest."""

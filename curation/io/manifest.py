@@ -1,0 +1,102 @@
+"""manifest.json: what a run did, per stage, and which finished shards exist.
+
+It is rewritten atomically after every stage; a stage is only listed `done` once its shards, ledger
+and rejected rows are all in place, which is what lets a killed run resume without redoing or
+duplicating work.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from curation import schema as S
+from curation.io import fs
+
+MANIFEST = "manifest.json"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Manifest:
+    def __init__(self, run_dir: str, data: dict[str, Any]):
+        self.run_dir = run_dir
+        self.data = data
+
+    @classmethod
+    def load(cls, run_dir: str) -> Manifest | None:
+        path = fs.join(run_dir, MANIFEST)
+        if not fs.exists(path):
+            return None
+        return cls(run_dir, json.loads(fs.read_text(path)))
+
+    @classmethod
+    def open(cls, run_dir: str, config_hash: str, config: dict[str, Any], inputs: list[str]) -> Manifest:
+        old = cls.load(run_dir)
+        data = old.data if old else {"created_at": now(), "stages": []}
+        data.update(
+            schema_version=S.MANIFEST_SCHEMA_VERSION,
+            document_schema_version=S.DOCUMENT_SCHEMA_VERSION,
+            run_id=config_hash,
+            config_hash=config_hash,
+            config=config,
+            inputs=inputs,
+        )
+        data.setdefault("models", {})
+        return cls(run_dir, data)
+
+    @property
+    def stages(self) -> list[dict[str, Any]]:
+        return self.data["stages"]
+
+    def stage(self, index: int) -> dict[str, Any] | None:
+        return self.stages[index] if index < len(self.stages) else None
+
+    def set_stage(self, index: int, entry: dict[str, Any]) -> None:
+        """Record stage `index`; later stages are forgotten (they depended on the old result)."""
+        del self.stages[index:]
+        self.stages.append(entry)
+
+    def truncate(self, count: int) -> None:
+        del self.stages[count:]
+
+    def save(self) -> None:
+        self.data["updated_at"] = now()
+        fs.makedirs(self.run_dir)
+        fs.write_text_atomic(fs.join(self.run_dir, MANIFEST), json.dumps(self.data, indent=2, default=str) + "\n")
+
+
+def stage_counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Funnel numbers from grouped (decision, reason, docs, tokens) rows."""
+    docs = {"in": 0, S.KEPT: 0, S.DROPPED: 0, S.QUARANTINED: 0}
+    tokens = dict(docs)
+    reasons: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        n, t = int(r["docs"]), int(r["tokens"] or 0)
+        docs["in"] += n
+        tokens["in"] += t
+        docs[r["decision"]] += n
+        tokens[r["decision"]] += t
+        if r["reason"] and r["decision"] != S.KEPT:
+            entry = reasons.setdefault(r["reason"], {"decision": r["decision"], "docs": 0, "tokens": 0})
+            entry["docs"] += n
+            entry["tokens"] += t
+    return {"docs": docs, "tokens": tokens, "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]["docs"]))}
+
+
+def funnel_table(manifest: dict[str, Any]) -> str:
+    """The funnel as a plain-text table (`curation inspect`)."""
+    head = f"{'stage':<16}{'in':>10}{'kept':>10}{'dropped':>10}{'quar.':>8}{'tokens in':>14}{'tokens kept':>14}  top reasons"
+    lines = [head, "-" * len(head)]
+    for st in manifest.get("stages", []):
+        d, t = st.get("docs", {}), st.get("tokens", {})
+        reasons = ", ".join(f"{k}={v['docs']}" for k, v in list(st.get("reasons", {}).items())[:3])
+        status = "" if st.get("status") == "done" else f" ({st.get('status')})"
+        lines.append(
+            f"{st['name'] + status:<16}{d.get('in', 0):>10}{d.get('kept', 0):>10}{d.get('dropped', 0):>10}"
+            f"{d.get('quarantined', 0):>8}{t.get('in', 0):>14}{t.get('kept', 0):>14}  {reasons}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,280 @@
+"""Readers for document inputs (JSONL, Parquet) that validate every record and never lose one.
+
+A record that cannot become a document (bad JSON, invalid UTF-8, no text, too large, wrong types)
+is emitted as a *quarantined* row with a reason code, so the ledger accounts for every input line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation import schema as S
+from curation.config import InputConfig
+from curation.ids import doc_id
+from curation.io import fs
+from curation.text.tokens import approx_token_count
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".ndjson", ".jsonl.zstd")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CORE_COLUMNS = ("url", "domain", "crawl_date", "language", "language_score", "token_count", "source_type")
+
+
+def reader_schema() -> pa.Schema:
+    return S.decided_schema(S.core_document_schema())
+
+
+def input_format(path: str, configured: str = "auto") -> str | None:
+    if configured != "auto":
+        return configured
+    low = path.lower()
+    if low.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if low.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    return None
+
+
+def domain_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host.lower() if host else None
+
+
+def parse_date(value: object) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    text = str(value).strip().replace("Z", "+00:00")
+    for candidate in (text, text[:10]):
+        try:
+            d = datetime.fromisoformat(candidate)
+            return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+class RecordBuilder:
+    """Accumulates document rows (kept or quarantined) and hands them out as Arrow batches."""
+
+    def __init__(self, batch_size: int = 1000):
+        self.schema = reader_schema()
+        self.batch_size = batch_size
+        self.rows: list[dict] = []
+
+    def add(self, **row: object) -> Iterator[pa.RecordBatch]:
+        self.rows.append(row)
+        if len(self.rows) >= self.batch_size:
+            yield self.flush()
+
+    def flush(self) -> pa.RecordBatch:
+        rows, self.rows = self.rows, []
+        cols = {f.name: [r.get(f.name) for r in rows] for f in self.schema}
+        return pa.RecordBatch.from_pydict(cols, schema=self.schema)
+
+    def drain(self) -> Iterator[pa.RecordBatch]:
+        if self.rows:
+            yield self.flush()
+
+    def quarantine(self, source: str, source_type: str, position: str, reason: str, detail: str,
+                   raw: bytes | str | None = None, source_id: str | None = None) -> Iterator[pa.RecordBatch]:
+        yield from self.add(
+            doc_id=doc_id(source, position, raw if raw is not None else reason),
+            source_id=source_id or f"{source}:{position}",
+            source=source,
+            source_type=source_type,
+            text=None,
+            decision=S.QUARANTINED,
+            reason=reason,
+            detail=detail[:2000],
+        )
+
+
+def _lines(stream, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    """Lines of a binary stream of any kind (file, gzip, zstd, pyarrow), in bounded memory per line chunk."""
+    pending = b""
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+    if pending:
+        yield pending
+
+
+def _open_text_stream(path: str) -> io.BufferedIOBase:
+    raw = open(path, "rb") if not fs.is_uri(path) else fs.open_input(path)
+    low = path.lower()
+    if low.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    if low.endswith((".zst", ".zstd")):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+    return raw  # type: ignore[return-value]
+
+
+def _decode(line: bytes, cfg: InputConfig) -> tuple[str | None, str | None]:
+    """(text, problem): problem is set when the bytes were not valid UTF-8."""
+    try:
+        return line.decode("utf-8"), None
+    except UnicodeDecodeError as e:
+        if cfg.invalid_utf8 == "repair":
+            return line.decode("utf-8", "replace"), f"repaired invalid UTF-8 at byte {e.start}"
+        return None, f"invalid UTF-8 at byte {e.start}: {e.reason}"
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def document_row(record: dict, source: str, source_type: str, position: str, cfg: InputConfig,
+                 note: str | None = None) -> tuple[dict | None, str | None, str | None]:
+    """Turn one input record into a document row, or return (None, reason, detail)."""
+    text = record.get(cfg.text_field)
+    if text is None:
+        return None, "missing_text", f"no {cfg.text_field!r} field (keys: {', '.join(list(record)[:10])})"
+    if not isinstance(text, str):
+        return None, "bad_type", f"{cfg.text_field!r} is {type(text).__name__}, not a string"
+    if _has_surrogates(text):
+        if cfg.invalid_utf8 != "repair":
+            return None, "invalid_utf8", "text holds lone surrogates (escaped invalid UTF-8)"
+        text = text.encode("utf-8", "replace").decode("utf-8")
+        note = "repaired lone surrogates"
+    if len(text) > cfg.max_text_bytes or len(text.encode("utf-8")) > cfg.max_text_bytes:
+        return None, "too_large", f"text of {len(text.encode('utf-8'))} bytes > input.max_text_bytes={cfg.max_text_bytes}"
+    rid = record.get(cfg.id_field)
+    source_id = str(rid) if rid is not None and rid != "" else f"{source}:{position}"
+    url = record.get("url") if isinstance(record.get("url"), str) else None
+    extra = {k: v for k, v in record.items()
+             if k not in (cfg.text_field, cfg.id_field, "doc_id", "source_id", "source", *CORE_COLUMNS, "metadata")}
+    meta = record.get("metadata")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError:
+            meta = {"metadata": meta}
+    if isinstance(meta, dict):
+        extra = {**meta, **extra}
+    score = record.get("language_score")
+    tokens = record.get("token_count")
+    row = {
+        "doc_id": record.get("doc_id") if isinstance(record.get("doc_id"), str) else doc_id(source, position, text),
+        "source_id": str(record["source_id"]) if record.get("source_id") not in (None, "") and cfg.id_field not in record else source_id,
+        "source": record.get("source") if isinstance(record.get("source"), str) else source,
+        "source_type": record.get("source_type") if isinstance(record.get("source_type"), str) else source_type,
+        "url": url,
+        "domain": record.get("domain") if isinstance(record.get("domain"), str) else domain_of(url),
+        "crawl_date": parse_date(record.get("crawl_date") or record.get("date")),
+        "text": text,
+        "language": record.get("language") if isinstance(record.get("language"), str) else None,
+        "language_score": float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
+        "token_count": int(tokens) if isinstance(tokens, int) and not isinstance(tokens, bool) else approx_token_count(text),
+        "metadata": json.dumps(extra, ensure_ascii=False, default=str) if extra else None,
+        "decision": S.KEPT,
+        "reason": None,
+        "related_id": None,
+        "detail": note,
+    }
+    return row, None, None
+
+
+def read_jsonl(path: str, cfg: InputConfig, batch_size: int = 1000) -> Iterator[pa.RecordBatch]:
+    out = RecordBuilder(batch_size)
+    lineno = 0
+    try:
+        with _open_text_stream(path) as stream:
+            for lineno, line in enumerate(_lines(stream), start=1):  # noqa: B007
+                if not line.strip():
+                    continue
+                position = str(lineno)
+                text, problem = _decode(line.rstrip(b"\r\n"), cfg)
+                if text is None:
+                    yield from out.quarantine(path, "jsonl", position, "invalid_utf8", problem or "", raw=line)
+                    continue
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as e:
+                    yield from out.quarantine(path, "jsonl", position, "bad_json", f"{e}: {text[:200]!r}", raw=line)
+                    continue
+                if not isinstance(record, dict):
+                    yield from out.quarantine(path, "jsonl", position, "bad_json",
+                                              f"line is a JSON {type(record).__name__}, not an object", raw=line)
+                    continue
+                row, reason, detail = document_row(record, path, "jsonl", position, cfg, note=problem)
+                if row is None:
+                    rid = record.get(cfg.id_field)
+                    yield from out.quarantine(path, "jsonl", position, reason or "bad_record", detail or "", raw=line,
+                                              source_id=str(rid) if rid not in (None, "") else None)
+                else:
+                    yield from out.add(**row)
+    except (OSError, EOFError, ValueError) as e:  # truncated gzip/zstd stream, unreadable file
+        yield from out.quarantine(path, "jsonl", f"after-line-{lineno}", "read_error",
+                                  f"stream ended with {type(e).__name__}: {e} after line {lineno}")
+    yield from out.drain()
+
+
+def read_parquet(path: str, cfg: InputConfig, batch_size: int = 1000) -> Iterator[pa.RecordBatch]:
+    """Foreign Parquet (id/text and other columns), validated row by row like JSONL."""
+    out = RecordBuilder(batch_size)
+    try:
+        with fs.open_input(path) as raw:
+            pf = pq.ParquetFile(io.BytesIO(raw.read()) if fs.is_uri(path) else path)
+            row_index = 0
+            for batch in pf.iter_batches(batch_size=batch_size):
+                for record in batch.to_pylist():
+                    position = str(row_index)
+                    row_index += 1
+                    row, reason, detail = document_row(record, path, "parquet", position, cfg)
+                    if row is None:
+                        yield from out.quarantine(path, "parquet", position, reason or "bad_record", detail or "")
+                    else:
+                        yield from out.add(**row)
+    except Exception as e:  # corrupt footer, truncated file: one quarantined row says so
+        yield from out.quarantine(path, "parquet", "file", "read_error", f"{type(e).__name__}: {e}")
+    yield from out.drain()
+
+
+def read_file(path: str, cfg: InputConfig, batch_size: int = 1000) -> Iterator[pa.RecordBatch]:
+    fmt = input_format(path, cfg.format)
+    if fmt == "jsonl":
+        yield from read_jsonl(path, cfg, batch_size)
+    elif fmt == "parquet":
+        yield from read_parquet(path, cfg, batch_size)
+    else:
+        out = RecordBuilder(1)
+        yield from out.quarantine(path, "unknown", "file", "unsupported_format",
+                                  "not a document input (.jsonl[.gz|.zst] or .parquet); use `curation ingest` for WARC/HTML/PDF")
+        yield from out.drain()
+
+
+def is_document_parquet(path: str) -> bool:
+    """Our own output (document schema) can be read natively by Spark, keeping every signal column."""
+    try:
+        fsys, p = fs.resolve(path)
+        with fsys.open_input_file(p) as f:
+            names = pq.read_schema(f).names
+    except Exception:
+        return False
+    return all(c in names for c in ("doc_id", "source_id", "text", "source"))

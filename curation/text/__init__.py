@@ -1,0 +1,1 @@
+"""Text utilities shared by stages (normalisation, token counting)."""
