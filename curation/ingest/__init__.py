@@ -1,0 +1,1 @@
+"""Turning raw inputs (WARC/WET/ARC, HTML, PDF) into documents."""

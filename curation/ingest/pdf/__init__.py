@@ -1,0 +1,1 @@
+"""PDF ingestion: parsers behind one interface and an AdaParse-style router under a compute budget."""
