@@ -107,11 +107,18 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return {k: dataclasses.asdict(v) for k, v in self._values.items()}
 
-    def hash(self) -> str:
-        """Hash of what determines the output: everything but Spark tuning and the output location."""
+    def hash(self, stages: list[str] | None = None) -> str:
+        """Hash of what determines the output: everything but Spark tuning and the output location.
+
+        With `stages`, only the sections of those stages count, so installing a new stage module (which
+        adds a section with defaults) does not change the id of runs that do not use it.
+        """
         d = self.to_dict()
         d.pop("spark", None)
         d.get("output", {}).pop("dir", None)
+        if stages is not None:
+            d = {k: v for k, v in d.items() if k in CORE_SECTIONS or k in stages}
+            d["pipeline"] = {"stages": list(stages)}
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -30,4 +30,4 @@ def test_sample_run_accounts_for_every_document(spark, sample_dir, tmp_path):
     assert docs.num_rows == manifest["stages"][-1]["docs"]["kept"]
     ids = json.loads((tmp_path / "manifest.json").read_text())["shards"]
     assert sum(s["rows"] for s in ids) == docs.num_rows
-    assert Manifest.load(str(tmp_path)).data["run_id"] == cfg.hash()
+    assert Manifest.load(str(tmp_path)).data["run_id"] == cfg.hash(["read", "normalize", "export"])

@@ -71,7 +71,7 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
         raise ValueError("no output folder (output.dir in the config, or --output)")
     out_dir = fs.spark_path(out_dir)
     spark = spark or get_spark(config.spark)
-    manifest = Manifest.open(out_dir, config.hash(), config.to_dict(), inputs)
+    manifest = Manifest.open(out_dir, config.hash(names), config.to_dict(), inputs)
     input_key = json.dumps([inputs, asdict(config.input)], sort_keys=True)
     key = hashlib.sha256(input_key.encode()).hexdigest()[:16]
     previous: DataFrame | None = None

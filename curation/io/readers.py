@@ -105,7 +105,7 @@ class RecordBuilder:
         )
 
 
-def _lines(stream, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+def _lines(stream, chunk_size: int = 1 << 16) -> Iterator[bytes]:
     """Lines of a binary stream of any kind (file, gzip, zstd, pyarrow), in bounded memory per line chunk."""
     pending = b""
     while True:
