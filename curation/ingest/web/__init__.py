@@ -1,0 +1,1 @@
+"""Web ingestion: WARC/WET/ARC and HTML files to documents (framing, HTTP, charset, extraction, routing)."""

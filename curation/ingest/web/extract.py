@@ -1,0 +1,69 @@
+"""HTML to main-content text: resiliparse (fast default), trafilatura (accurate) and a per-page router.
+
+The router follows AdaParse's idea for HTML: run the cheap extractor on every page, compute a cheap
+signal from its output that predicts a bad extraction, and pay for the accurate extractor only on
+pages where the signal fires. The signal is the share of the output's characters that sit in short
+lines (fewer than `SHORT_LINE_WORDS` words): menus, link lists, bylines and share bars are short
+lines, article prose is not, so when resiliparse's main-content heuristic lets boilerplate through the
+share goes up; an almost empty output on a page with much markup (main content missed) also fires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SHORT_LINE_WORDS = 6
+EXTRACTORS = ("resiliparse", "trafilatura", "router")
+
+
+@dataclass
+class Extraction:
+    text: str
+    extractor: str
+    route_score: float | None = None
+
+
+def resiliparse_text(html: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    tree = HTMLTree.parse(html)
+    return extract_plain_text(tree, main_content=True, alt_texts=False, links=False, form_fields=False,
+                              noscript=False, list_bullets=False) or ""
+
+
+def trafilatura_text(html: str, url: str | None = None) -> str:
+    import trafilatura
+
+    # fast=True skips trafilatura's readability/jusText fallback: ~3x faster, same F1 on our benchmark.
+    return trafilatura.extract(html, url=url, fast=True, include_comments=False, include_tables=True,
+                               deduplicate=False, with_metadata=False) or ""
+
+
+def boilerplate_score(text: str, html_chars: int) -> float:
+    """Share of characters in short lines; 1.0 when the output is near empty for a large page."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    total = sum(len(ln) for ln in lines)
+    if total < 200 and html_chars > 20_000:
+        return 1.0
+    if not total:
+        return 0.0
+    short = sum(len(ln) for ln in lines if len(ln.split()) < SHORT_LINE_WORDS)
+    return short / total
+
+
+def extract(html: str, method: str = "resiliparse", url: str | None = None,
+            router_threshold: float = 0.35) -> Extraction:
+    if method == "resiliparse":
+        return Extraction(resiliparse_text(html), "resiliparse")
+    if method == "trafilatura":
+        return Extraction(trafilatura_text(html, url), "trafilatura")
+    if method == "router":
+        fast = resiliparse_text(html)
+        score = boilerplate_score(fast, len(html))
+        if score > router_threshold:
+            accurate = trafilatura_text(html, url)
+            if accurate.strip():
+                return Extraction(accurate, "trafilatura", score)
+        return Extraction(fast, "resiliparse", score)
+    raise ValueError(f"unknown extractor {method!r} (known: {', '.join(EXTRACTORS)})")

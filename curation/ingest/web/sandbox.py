@@ -1,0 +1,158 @@
+"""A per-page time (and memory) limit for HTML extraction.
+
+Extractors are C/C++ (resiliparse, lxml) and cannot be interrupted by Python signals, and some pages
+make them run for minutes (trafilatura#704). So extraction runs in one long-lived worker process per
+reader (`python -m curation.ingest.web.sandbox`, a plain subprocess: no multiprocessing start-method
+or `__main__` re-import issues inside Spark's Python workers). The parent waits `timeout_s` for each
+page; on a timeout it kills the worker (the page is quarantined as `extract_timeout`) and starts a
+fresh one for the next page. The worker runs under an address-space limit, so a page that blows up
+memory only kills the worker (`extract_error`). Overhead is one pipe round trip per page (~0.1 ms for
+a 100 kB page). `timeout_s <= 0` extracts in-process with no limit (trusted input, bare benchmarks).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from curation.ingest.web.extract import Extraction, extract
+
+STARTUP_TIMEOUT_S = 120.0
+_LEN = struct.Struct("<Q")
+
+
+class ExtractTimeout(Exception):
+    pass
+
+
+class ExtractFailed(Exception):
+    pass
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    parts, have = [], 0
+    while have < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise ExtractTimeout("deadline passed")
+        chunk = os.read(fd, min(n - have, 1 << 20))
+        if not chunk:
+            raise EOFError("pipe closed")
+        parts.append(chunk)
+        have += len(chunk)
+    return b"".join(parts)
+
+
+def _write_msg(fd: int, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_LEN.pack(len(data)) + data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _serve() -> None:
+    """Worker loop: requests on stdin, results on the original stdout; library prints go to stderr."""
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    in_fd = sys.stdin.fileno()
+    limit = int(os.environ.get("CURATION_EXTRACT_MEMORY", "0") or 0)
+    if limit > 0:
+        try:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ImportError, ValueError, OSError):
+            pass
+    while True:
+        try:
+            (size,) = _LEN.unpack(_read_exact(in_fd, _LEN.size, None))
+            args = pickle.loads(_read_exact(in_fd, size, None))
+        except EOFError:
+            return
+        try:
+            out: Any = extract(*args)
+        except BaseException as e:  # report, keep serving
+            out = ExtractFailed(f"{type(e).__name__}: {str(e)[:300]}")
+        _write_msg(out_fd, out)
+
+
+class Extractor:
+    """Callable per-page extraction with a time limit; use as a context manager to reap the worker."""
+
+    def __init__(self, method: str, timeout_s: float, router_threshold: float, memory_limit: int = 4 << 30):
+        self.method = method
+        self.timeout_s = timeout_s
+        self.router_threshold = router_threshold
+        self.memory_limit = memory_limit
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    def _start(self) -> None:
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[3])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["CURATION_EXTRACT_MEMORY"] = str(self.memory_limit)
+        self._proc = subprocess.Popen([sys.executable, "-m", "curation.ingest.web.sandbox"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        # Warm-up: the worker's imports (trafilatura ~1 s) must not count against the first page's limit.
+        self._roundtrip(("<html><body><p>warm up</p></body></html>", self.method, None, self.router_threshold),
+                        STARTUP_TIMEOUT_S)
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()  # type: ignore[union-attr]
+                except OSError:
+                    pass
+            proc.kill()
+            proc.wait(5)
+
+    def _roundtrip(self, args: tuple, limit: float) -> Any:
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        deadline = time.monotonic() + limit
+        try:
+            _write_msg(proc.stdin.fileno(), args)
+            (size,) = _LEN.unpack(_read_exact(proc.stdout.fileno(), _LEN.size, deadline))
+            return pickle.loads(_read_exact(proc.stdout.fileno(), size, deadline))
+        except ExtractTimeout:
+            self._stop()
+            self.restarts += 1
+            raise ExtractTimeout(f"extraction took longer than {limit:g} s") from None
+        except (EOFError, OSError, pickle.UnpicklingError) as e:
+            code = proc.poll()
+            self._stop()
+            self.restarts += 1
+            raise ExtractFailed(f"extractor process failed ({type(e).__name__}: {e}; exit code {code})") from None
+
+    def __call__(self, html: str, url: str | None = None) -> Extraction:
+        if self.timeout_s <= 0:
+            return extract(html, self.method, url, self.router_threshold)
+        if self._proc is None or self._proc.poll() is not None:
+            self._stop()
+            self._start()
+        out = self._roundtrip((html, self.method, url, self.router_threshold), self.timeout_s)
+        if isinstance(out, ExtractFailed):
+            raise out
+        return out
+
+    def __enter__(self) -> Extractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+
+if __name__ == "__main__":
+    _serve()
