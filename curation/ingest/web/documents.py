@@ -225,7 +225,7 @@ class WebReader:
     def read_html(self) -> Iterator[pa.RecordBatch]:
         fields: dict[str, Any] = dict(source_id=self.path, url=None, crawl_date=None)
         try:
-            with fs.open_input(self.path) as f:
+            with _open_random_access(self.path) as f:  # raw bytes: pyarrow streams would gunzip by suffix
                 data = f.read(self.cfg.max_html_bytes + 1)
             if self.path.lower().endswith(".gz"):
                 d = zlib.decompressobj(31)

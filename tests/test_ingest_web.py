@@ -1,0 +1,177 @@
+"""Web ingestion units: framing, HTTP, charsets, blocklist, extractors, time limit, size limits."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from curation import schema as S
+from curation.ingest.web.blocklist import UrlBlocklist
+from curation.ingest.web.charset import decode_html
+from curation.ingest.web.config import IngestConfig
+from curation.ingest.web.documents import read_web_file
+from curation.ingest.web.extract import boilerplate_score, extract
+from curation.ingest.web.http import dechunk, parse_response
+from curation.ingest.web.sandbox import Extractor, ExtractTimeout
+
+ARTICLE = ("<html><head><title>T</title></head><body><nav><a href='/'>Home</a> <a href='/x'>News</a></nav>"
+           "<article><h1>A real headline about rivers</h1>"
+           + "".join(f"<p>Paragraph {i} explains how the river carries sediment downstream over many years.</p>"
+                     for i in range(12))
+           + "</article><footer>Copyright 2024</footer></body></html>")
+
+
+def warc_record(rtype: str, url: str, block: bytes, extra: str = "") -> bytes:
+    head = (f"WARC/1.0\r\nWARC-Type: {rtype}\r\nWARC-Record-ID: <urn:uuid:{uuid.uuid4()}>\r\n"
+            f"WARC-Date: 2024-05-18T01:58:10Z\r\nWARC-Target-URI: {url}\r\n{extra}"
+            f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(block)}\r\n\r\n")
+    return head.encode() + block + b"\r\n\r\n"
+
+
+def http(body: bytes, ctype: str = "text/html; charset=utf-8", status: str = "200 OK", extra: str = "") -> bytes:
+    return f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n{extra}\r\n".encode() + body
+
+
+def rows_of(path: Path, **cfg) -> list[dict]:
+    config = IngestConfig(**{"extract_timeout_s": 0, **cfg})
+    return pa.Table.from_batches(list(read_web_file(str(path), config))).to_pylist()
+
+
+def write_gz_members(path: Path, records: list[bytes]) -> None:
+    path.write_bytes(b"".join(gzip.compress(r) for r in records))
+
+
+def test_real_warcs_every_record_accounted(ext_dir: Path) -> None:
+    expected = {  # record counts published with the files (README of sample_data_ext)
+        "resiliparse_cc-main-2020-34_sample.warc.gz": (50, 16),
+        "resiliparse_clueweb09-quirk.warc.gz": (30, 29),
+        "cc_whirlwind/whirlwind.warc.gz": (4, 1),
+        "cc_whirlwind/whirlwind.warc.wet.gz": (2, 1),
+        "warcio_edge_cases/example-iana.org-chunked.warc": (3, 1),
+        "warcio_edge_cases/example.arc.gz": (2, 1),
+    }
+    for name, (records, pages) in expected.items():
+        rows = rows_of(ext_dir / "warc" / name)
+        assert len(rows) == records, name
+        kept = [r for r in rows if r["decision"] == S.KEPT]
+        assert len(kept) == pages, name
+        for r in kept:
+            assert r["text"] and r["url"] and r["crawl_date"] is not None and r["domain"]
+            assert r["token_count"] > 0
+        assert all(r["reason"] == "non_response" for r in rows if r["decision"] != S.KEPT), name
+
+
+def test_whirlwind_text_matches_common_crawl_wet(ext_dir: Path) -> None:
+    warc = [r for r in rows_of(ext_dir / "warc/cc_whirlwind/whirlwind.warc.gz") if r["decision"] == S.KEPT][0]
+    wet = [r for r in rows_of(ext_dir / "warc/cc_whirlwind/whirlwind.warc.wet.gz") if r["decision"] == S.KEPT][0]
+    assert warc["url"] == wet["url"] == "https://an.wikipedia.org/wiki/Escopete"
+    assert warc["source_type"] == "warc" and wet["source_type"] == "wet"
+    assert "Escopete" in warc["text"] and warc["html_extractor"] == "resiliparse"
+    # Main content only: much shorter than CC's full-page WET text, and its words are in it.
+    words = set(warc["text"].split())
+    assert len(words & set(wet["text"].split())) > 0.6 * len(words)
+
+
+def test_clueweb_euc_jp_declared_gzip_but_stored_plain(ext_dir: Path) -> None:
+    rows = [r for r in rows_of(ext_dir / "warc/resiliparse_clueweb09-quirk.warc.gz") if r["decision"] == S.KEPT]
+    assert rows and all(r["html_charset"] == "euc_jp" for r in rows)
+    assert "ヘッドポーター" in rows[0]["text"]
+
+
+def test_non_html_http_error_blocklist_pdf_and_empty(tmp_path: Path) -> None:
+    p = tmp_path / "mixed.warc.gz"
+    write_gz_members(p, [
+        warc_record("response", "http://a.example/page", http(ARTICLE.encode())),
+        warc_record("response", "http://a.example/img.png", http(b"\x89PNG....", "image/png")),
+        warc_record("response", "http://a.example/missing", http(b"<html>gone</html>", status="404 Not Found")),
+        warc_record("response", "http://ads.spam.test/x", http(ARTICLE.encode())),
+        warc_record("response", "http://a.example/doc.pdf", http(b"%PDF-1.4 fake", "application/pdf")),
+        warc_record("response", "http://a.example/empty", http(b"<html><body></body></html>")),
+        warc_record("request", "http://a.example/page", b"GET / HTTP/1.1\r\n\r\n"),
+    ])
+    rows = rows_of(p, url_blocklist=["spam.test"])
+    reasons = [r["reason"] for r in rows]
+    assert reasons == [None, "not_html", "http_status", "blocklisted_url", "pdf", "empty_extraction", "non_response"]
+    assert rows[0]["decision"] == S.KEPT and "sediment" in rows[0]["text"] and "Copyright" not in rows[0]["text"]
+    assert rows[4]["pdf_content"] == b"%PDF-1.4 fake"
+    assert rows[2]["http_status"] == 404
+
+
+def test_charset_header_meta_detection() -> None:
+    assert decode_html("café".encode(), "iso-8859-1")[1:] == ("utf-8", "utf8")  # wrong server default
+    text, codec, source = decode_html(b'<meta charset="windows-1251">' + "Привет мир".encode("cp1251"))
+    assert "Привет" in text and source == "meta"
+    assert decode_html("Grüße aus Köln, schöne Straße".encode("cp1252") * 20)[2] == "detected"
+    assert decode_html(b"\xef\xbb\xbfhi")[:3] == ("hi", "utf-8", "bom")
+
+
+def test_http_chunked_and_gzip() -> None:
+    assert dechunk(b"4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n") == (b"Wikipedia", None)
+    body = gzip.compress(b"<html>x</html>")
+    resp = parse_response(http(body, extra="Content-Encoding: gzip\r\n"), 1 << 20)
+    assert resp.body == b"<html>x</html>" and resp.status == 200 and resp.charset == "utf-8"
+
+
+def test_blocklist_domains_and_regex(tmp_path: Path) -> None:
+    f = tmp_path / "block.txt"
+    f.write_text("# comment\nbad.org\n")
+    bl = UrlBlocklist(["re:/casino/"], str(f))
+    assert bl.match("https://www.bad.org/a") == "bad.org"
+    assert bl.match("https://notbad.org/a") is None
+    assert bl.match("http://x.com/casino/1").startswith("re:")
+    with pytest.raises(ValueError):
+        IngestConfig(url_blocklist=["re:("]).validate()
+
+
+def test_extractors_and_router() -> None:
+    fast = extract(ARTICLE, "resiliparse")
+    acc = extract(ARTICLE, "trafilatura")
+    assert "sediment" in fast.text and "sediment" in acc.text
+    menu = "<html><body>" + "".join(f"<div><a href='/{i}'>Item {i}</a></div>" for i in range(200)) + "</body></html>"
+    assert boilerplate_score("Home\nNews\nSport\n", 50_000) == 1.0
+    assert boilerplate_score("A long sentence with many words in it, as articles have.\n" * 5, 5000) == 0.0
+    routed = extract(menu, "router", router_threshold=0.35)
+    assert routed.route_score is not None and routed.route_score > 0.35
+
+
+def test_time_limit_quarantines_and_recovers(tmp_path: Path) -> None:
+    big = "<html><body>" + "<div><p>word " * 40000 + "</body></html>"
+    with Extractor("trafilatura", timeout_s=0.05, router_threshold=0.35) as ex:
+        with pytest.raises(ExtractTimeout):
+            ex(big)
+        ex.timeout_s = 30
+        assert "sediment" in ex(ARTICLE).text  # a fresh worker serves the next page
+        assert ex.restarts == 1
+    p = tmp_path / "slow.warc.gz"
+    write_gz_members(p, [warc_record("response", "http://s.example/", http(big.encode())),
+                         warc_record("response", "http://t.example/", http(ARTICLE.encode()))])
+    rows = rows_of(p, extract_timeout_s=0.05, extractor="trafilatura")
+    assert rows[0]["reason"] == "extract_timeout" and rows[0]["decision"] == S.QUARANTINED
+    assert len(rows) == 2
+
+
+def test_huge_page_and_corrupt_file(tmp_path: Path) -> None:
+    huge = b"<html><body>" + b"<p>filler text</p>" * (50_000_000 // 18) + b"</body></html>"
+    p = tmp_path / "huge.warc"
+    p.write_bytes(warc_record("response", "http://h.example/", http(huge))
+                  + warc_record("response", "http://ok.example/", http(ARTICLE.encode())))
+    rows = rows_of(p)
+    assert [r["reason"] for r in rows] == ["too_large", None]
+    garbage = tmp_path / "garbage.warc.gz"
+    garbage.write_bytes(b"\x1f\x8b\x08" + bytes(range(256)) * 10)
+    rows = rows_of(garbage)
+    assert len(rows) == 1 and rows[0]["decision"] == S.QUARANTINED and rows[0]["reason"] == "corrupt_gzip"
+    assert rows_of(tmp_path / "missing.warc")[0]["reason"] == "read_error"
+
+
+def test_html_files(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text(ARTICLE)
+    (tmp_path / "b.html.gz").write_bytes(gzip.compress(ARTICLE.encode("utf-16")))
+    a = rows_of(tmp_path / "a.html")
+    b = rows_of(tmp_path / "b.html.gz")
+    assert a[0]["source_type"] == "html" and a[0]["source_id"] == str(tmp_path / "a.html")
+    assert "sediment" in a[0]["text"] and "sediment" in b[0]["text"] and b[0]["html_charset_source"] == "bom"
