@@ -1,0 +1,66 @@
+"""`curation ingest` end to end on Spark: real WARCs + a JSONL + a PDF, one ledger row per record."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curation import schema as S
+from curation.ingest.web.config import IngestConfig
+from curation.ingest.web.documents import read_web_file
+
+
+@pytest.mark.spark
+@pytest.mark.heavy
+def test_ingest_stage_end_to_end(spark, sample_dir: Path, tmp_path: Path, make_config) -> None:
+    from curation.engine.runner import run_pipeline
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    warcs = ["resiliparse_cc-main-2020-34_sample.warc.gz", "whirlwind.warc.gz", "whirlwind.warc.wet.gz",
+             "example.arc.gz", "example.warc.gz"]
+    for name in warcs:
+        shutil.copy(sample_dir / "warc" / name, inputs / name)
+    # A truncated copy: its intact records still count, the cut one is quarantined.
+    data = (sample_dir / "warc" / "resiliparse_clueweb09-quirk.warc.gz").read_bytes()
+    (inputs / "cut.warc.gz").write_bytes(data[: len(data) // 2])
+    (inputs / "docs.jsonl").write_text(json.dumps({"id": "j1", "text": "hello world"}) + "\n{bad json\n")
+    pdfs = sorted((sample_dir / "pdf").glob("*.pdf"))[:1]
+    for p in pdfs:
+        shutil.copy(p, inputs / p.name)
+    expected_web = {}
+    for f in sorted(inputs.glob("*.*")):
+        if f.suffix in (".jsonl", ".pdf"):
+            continue
+        t = pa.Table.from_batches(list(read_web_file(str(f), IngestConfig(extract_timeout_s=0))))
+        expected_web.update(dict(zip(t["source_id"].to_pylist(), t["reason"].to_pylist(), strict=True)))
+    cfg = make_config(**{"ingest.dedup_urls": "true", "ingest.url_blocklist": "[example.com]"})
+    out = tmp_path / "run"
+    manifest = run_pipeline(cfg, stages=["ingest"], inputs=[str(inputs)], out_dir=str(out), spark=spark)
+    stage = manifest["stages"][0]
+    n_in = len(expected_web) + 2 + len(pdfs)
+    docs = stage["docs"]
+    assert docs["in"] == n_in == docs["kept"] + docs["dropped"] + docs["quarantined"]
+    ledger = pq.read_table(out / "ledger" / "00-ingest").to_pylist()
+    assert len(ledger) == n_in
+    by_source = {r["source_id"]: r for r in ledger}
+    assert set(expected_web) <= set(by_source)  # every WARC record has its ledger row
+    reasons = [r["reason"] for r in ledger]
+    assert "truncated_record" in reasons and "non_response" in reasons and "blocklisted_url" in reasons
+    assert reasons.count("duplicate_url") == 1  # whirlwind WARC and WET share the URL
+    dup = next(r for r in ledger if r["reason"] == "duplicate_url")
+    assert dup["related_id"] in by_source and by_source[dup["related_id"]]["decision"] == S.KEPT
+    assert by_source["j1"]["decision"] == S.KEPT
+    # PDF: parsed when the PDF path exists, otherwise skipped with a counted reason, never lost.
+    pdf_rows = [r for r in ledger if r["source_id"].endswith(".pdf")]
+    assert len(pdf_rows) == len(pdfs)
+    assert all(r["decision"] == S.KEPT or r["reason"] for r in pdf_rows)
+    kept = pq.read_table(out / "documents").to_pylist()
+    web = [r for r in kept if r["source_type"] in ("warc", "wet", "arc")]
+    assert web and all(r["text"] and r["url"] and r["crawl_date"] for r in web)
+    assert {"html_extractor", "html_charset", "http_status"} <= set(kept[0])
