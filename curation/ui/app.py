@@ -12,6 +12,7 @@ Security model (documents are untrusted web content):
 from __future__ import annotations
 
 import hmac
+import logging
 import math
 import secrets
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from curation.ui import charts
 from curation.ui.pdf import TaskStore
 from curation.ui.runs import Run, allowed_roots, discover
 
+log = logging.getLogger("curation.ui")
 HERE = Path(__file__).parent
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -124,6 +126,12 @@ def create_app(dirs: list[str], token: str | None = None, loopback_only: bool = 
     async def not_found(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
         return ui.page(request, "error.html", status_code=exc.status_code, status=exc.status_code,
                        message=str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> HTMLResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return ui.page(request, "error.html", status_code=500, status=500,
+                       message=f"this page failed: {type(exc).__name__}: {exc}")
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -70,8 +70,8 @@ def word_diff(base: str, other: str) -> tuple[list[Segment], list[Segment], floa
 
 def containment(container: str, contained: str, min_run: int = 3) -> tuple[list[Segment], float]:
     """The container with every run of >= min_run words shared with `contained` marked, and the covered share."""
-    ct, ci = _tokens(container)
-    cw, _ = _words(ct)
+    ct = _tokens(container)
+    cw, ci = _words(ct)
     inner, _ = _words(_tokens(contained))
     sm = SequenceMatcher(None, cw, inner, autojunk=False)
     spans = [(b.a, b.a + b.size) for b in sm.get_matching_blocks() if b.size >= min_run]

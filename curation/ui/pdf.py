@@ -37,6 +37,18 @@ _write_lock = threading.Lock()
 
 
 # ---------------------------------------------------------------- pdf_pages_json
+SCORE_KEYS = ("predicted", "predicted_accuracy", "accuracy", "scores")
+HIDDEN = ("offset", "chars")
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_short(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
 def pages_info(raw: Any) -> list[dict[str, Any]]:
     """pdf_pages_json as a list of {page (1-based), parser, scores {parser: predicted accuracy}, other}.
 
@@ -65,12 +77,14 @@ def pages_info(raw: Any) -> list[dict[str, Any]]:
         scores: dict[str, float] = {}
         other: dict[str, Any] = {}
         for k, v in item.items():
-            if k in ("page", "page_number", "index", "parser", "parser_used", "used", "chosen", "route"):
+            if k in ("page", "page_number", "index", "parser", "parser_used", "used", "chosen", "route") or k in HIDDEN:
                 continue
-            if isinstance(v, dict) and v and all(isinstance(x, (int, float)) for x in v.values()):
-                scores.update({str(p): float(x) for p, x in v.items()})
-            else:
-                other[str(k)] = v
+            if k in SCORE_KEYS and isinstance(v, dict):
+                scores.update({str(p): float(x) for p, x in v.items() if isinstance(x, (int, float))})
+            elif isinstance(v, dict):
+                other[str(k)] = ", ".join(f"{p}: {_short(x)}" for p, x in v.items())
+            elif v is not None:
+                other[str(k)] = _short(v)
         out.append({"page": page, "index": i, "parser": None if parser is None else str(parser),
                     "scores": scores, "other": other})
     if out and all(p["page"] is not None for p in out) and min(p["page"] for p in out) == 0:
@@ -84,77 +98,92 @@ def pages_info(raw: Any) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- parsers and renderer
 def _builtin_parsers() -> dict[str, Callable[[bytes, int], str]]:
-    def pymupdf_text(data: bytes, index: int) -> str:
-        import pymupdf
+    """Text-layer parsers the UI can run itself (1-based page), used while curation.ingest.pdf is absent."""
 
-        with pymupdf.open(stream=data, filetype="pdf") as doc:
-            return doc[index].get_text()
+    def pdfium_text(data: bytes, page: int) -> str:
+        import pypdfium2 as pdfium
 
-    def pypdf_text(data: bytes, index: int) -> str:
+        pdf = pdfium.PdfDocument(data)
+        try:
+            return pdf[page - 1].get_textpage().get_text_range()
+        finally:
+            pdf.close()
+
+    def pypdf_text(data: bytes, page: int) -> str:
         from pypdf import PdfReader
 
-        return PdfReader(io.BytesIO(data)).pages[index].extract_text() or ""
+        return PdfReader(io.BytesIO(data)).pages[page - 1].extract_text() or ""
 
-    def pdfminer_text(data: bytes, index: int) -> str:
+    def pdfminer_text(data: bytes, page: int) -> str:
         from pdfminer.high_level import extract_text
 
-        return extract_text(io.BytesIO(data), page_numbers=[index])
+        return extract_text(io.BytesIO(data), page_numbers=[page - 1])
 
-    return {"pymupdf": pymupdf_text, "pypdf": pypdf_text, "pdfminer": pdfminer_text}
+    return {"pdfium": pdfium_text, "pypdf": pypdf_text, "pdfminer": pdfminer_text}
+
+
+def _ingest_parsers() -> Any:
+    try:
+        from curation.ingest.pdf import parsers  # optional: built by the PDF ingest work
+
+        return parsers if hasattr(parsers, "get_parser") and hasattr(parsers, "PARSERS") else None
+    except Exception:  # noqa: BLE001  (missing or half-built module: fall back to the built-in parsers)
+        return None
 
 
 def parser_names() -> list[str]:
     """Parsers the A/B view can run: the ingest package's registry, else the built-in text-layer ones."""
-    try:
-        from curation.ingest.pdf import parsers as P  # noqa: PLC0415  (optional, built by another stage)
-
-        names = list(P.PARSERS.keys() if isinstance(P.PARSERS, dict) else P.PARSERS)
+    P = _ingest_parsers()
+    if P is not None:
+        names = [str(n) for n in (P.PARSERS.keys() if isinstance(P.PARSERS, dict) else P.PARSERS)]
         if len(names) >= 2:
-            return [str(n) for n in names]
-    except Exception:  # noqa: BLE001  (missing or half-built module: fall back)
-        pass
+            return names
     return list(_builtin_parsers())
 
 
 def parse_page(name: str, data: bytes, page: int) -> str:
     """Text of 1-based `page` by parser `name`."""
-    try:
-        from curation.ingest.pdf import parsers as P  # noqa: PLC0415
-
-        if hasattr(P, "get_parser"):
-            got = P.get_parser(name).parse(data, pages=[page - 1])
-            return "\n".join(got) if isinstance(got, list) else str(got)
-    except (ImportError, AttributeError, KeyError):
-        pass
+    P = _ingest_parsers()
+    if P is not None:
+        got = P.get_parser(name).parse(data, pages=[page])
+        return "\n".join(got) if isinstance(got, list) else str(got)
     builtin = _builtin_parsers()
     if name not in builtin:
         raise KeyError(f"unknown parser {name!r}")
-    return builtin[name](data, page - 1)
+    return builtin[name](data, page)
 
 
 def render_png(data: bytes, page: int, dpi: int = 110) -> bytes:
     """PNG of 1-based `page`."""
     try:
-        from curation.ingest.pdf.render import render_page_png  # noqa: PLC0415
-
-        return render_page_png(data, page - 1, dpi)
+        from curation.ingest.pdf.render import render_page_png
     except ImportError:
-        pass
-    import pymupdf
+        render_page_png = None
+    if render_page_png is not None:
+        return render_page_png(data, page, dpi)
+    import pypdfium2 as pdfium
 
-    with pymupdf.open(stream=data, filetype="pdf") as doc:
-        return doc[page - 1].get_pixmap(dpi=dpi).tobytes("png")
+    pdf = pdfium.PdfDocument(data)
+    try:
+        buf = io.BytesIO()
+        pdf[page - 1].render(scale=dpi / 72.0).to_pil().save(buf, format="PNG")
+        return buf.getvalue()
+    finally:
+        pdf.close()
 
 
 def page_count(data: bytes) -> int:
-    import pymupdf
+    import pypdfium2 as pdfium
 
-    with pymupdf.open(stream=data, filetype="pdf") as doc:
-        return doc.page_count
+    pdf = pdfium.PdfDocument(data)
+    try:
+        return len(pdf)
+    finally:
+        pdf.close()
 
 
 _BLANKS = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
-_MANY_NL = re.compile(r"\n{3,}")
+_MANY_NL = re.compile(r"\n{2,}")
 _MD = re.compile(r"^\s{0,3}(#{1,6}\s+|[-*+]\s+(?=\S))|(\*\*|__)", re.MULTILINE)
 
 
@@ -164,7 +193,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
     text = _MD.sub("", text)
     lines = [_BLANKS.sub(" ", ln).strip() for ln in text.split("\n")]
-    return _MANY_NL.sub("\n\n", "\n".join(lines)).strip()
+    return _MANY_NL.sub("\n", "\n".join(lines)).strip()
 
 
 # ---------------------------------------------------------------- the PDF's bytes

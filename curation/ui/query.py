@@ -8,6 +8,7 @@ small in-process cache keyed on the files' names, sizes and modification times.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from typing import Any
 import duckdb
 
 _local = threading.local()
+_open: list[duckdb.DuckDBPyConnection] = []
 _cache: OrderedDict[tuple, Any] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_ENTRIES = 256
@@ -26,9 +28,26 @@ def connection() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB connection per server thread (connections are not shared across threads)."""
     con = getattr(_local, "con", None)
     if con is None:
-        con = duckdb.connect(":memory:", config={"threads": 2, "enable_external_access": True})
+        con = duckdb.connect(":memory:", config={"threads": 2})
         _local.con = con
+        with _cache_lock:
+            _open.append(con)
     return con
+
+
+def close_all() -> None:
+    """Close every thread's connection (at shutdown: DuckDB objects left for interpreter teardown can abort it)."""
+    with _cache_lock:
+        cons = list(_open)
+        _open.clear()
+    for con in cons:
+        try:
+            con.close()
+        except duckdb.Error:
+            pass
+
+
+atexit.register(close_all)
 
 
 def qident(name: str) -> str:

@@ -3,14 +3,16 @@
 The population is the documents the threshold acts on (those that entered the `select` stage, else the
 final documents). One cached, fine-grained token-weighted histogram of the chosen signal answers every
 threshold move in the browser; kept tokens are exact up to one bin (1/BINS of the signal's range).
-When `curation.select.plan.make_plan` is importable it is asked for the plan; it gets the histogram as
-(score, tokens) pairs, one per bin, which keeps the token-weighted quantiles that a threshold choice needs.
+When `curation.select.plan.make_plan` is importable it is asked for the plan over that same histogram
+(its `histogram=` input), with the run's recorded `select` config, so the plan moves with the budget.
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import math
+
+import numpy as np
 from typing import Any
 
 from curation.ui import signals
@@ -77,42 +79,35 @@ def pool_table(c: dict[str, Any], budget: float) -> list[dict[str, Any]]:
     return out
 
 
-def make_plan(c: dict[str, Any], budget: float, threshold: float | None, config: dict[str, Any]) -> dict[str, Any]:
-    """The select stage's compute-aware plan for this budget, or why it cannot be computed here."""
+def make_plan(c: dict[str, Any], budget: float, config: dict[str, Any]) -> dict[str, Any]:
+    """The select stage's compute-aware plan for this budget over the cached histogram, or why there is none."""
     try:
-        from curation.select.plan import make_plan as planner  # noqa: PLC0415  (built by the select stage)
-    except Exception as e:  # noqa: BLE001
-        return {"available": False, "why": f"curation.select.plan.make_plan is not importable ({type(e).__name__})"}
-    lo, hi, n = c["lo"], c["hi"], len(c["tokens"])
-    width = ((hi - lo) / n if hi > lo else 1.0) if lo is not None else 1.0
-    centres = [lo + (i + 0.5) * width for i in range(n)] if lo is not None else []
-    keep = [i for i in range(n) if c["tokens"][i] or c["docs"][i]]
-    scores = [centres[i] for i in keep]
-    tokens = [c["tokens"][i] for i in keep]
-    offered = {"scores": scores, "quality_scores": scores, "tokens": tokens, "token_counts": tokens,
-               "weights": tokens, "budget": budget, "token_budget": budget, "budget_tokens": budget,
-               "threshold": threshold, "config": config, "cfg": config}
+        from curation.select.buckets import Histogram
+        from curation.select.config import SelectConfig
+        from curation.select.plan import make_plan as planner
+    except Exception as e:  # noqa: BLE001  (the select stage is optional: say so on the page)
+        return {"available": False, "why": f"curation.select.plan.make_plan is not importable ({type(e).__name__}: {e})"}
     try:
-        params = inspect.signature(planner).parameters
-    except (TypeError, ValueError):
-        params = {}
-    kwargs, missing = {}, []
-    for name, p in params.items():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        if name in offered and offered[name] is not None:
-            kwargs[name] = offered[name]
-        elif p.default is inspect.Parameter.empty:
-            missing.append(name)
-    if missing:
-        return {"available": False, "why": f"make_plan needs {', '.join(missing)}, which the UI cannot supply"}
+        cfg = SelectConfig(**{f.name: config[f.name] for f in dataclasses.fields(SelectConfig)
+                              if f.name in config and not isinstance(config[f.name], dict)})
+        cfg.plot = False
+    except (TypeError, ValueError) as e:
+        return {"available": False, "why": f"the run's select config is not usable here: {e}"}
+    if c["column"] != cfg.score_column:
+        return {"available": False, "why": f"the plan ranks documents by {cfg.score_column}, not {c['column']}"}
+    if c["lo"] is None or budget <= 0:
+        return {"available": False, "why": "no scored documents, or no positive budget"}
+    hist = Histogram(lo=float(c["lo"]), hi=float(c["hi"]), tokens=np.asarray(c["tokens"], dtype="int64"),
+                     docs=np.asarray(c["docs"], dtype="int64"), missing_docs=int(c["missing"]))
     try:
-        plan = planner(**kwargs)
-    except Exception as e:  # noqa: BLE001  (show the planner's own error on the page)
+        plan = planner(int(budget), histogram=hist, cfg=cfg)
+    except Exception as e:  # noqa: BLE001  (show the planner's own message, e.g. a missing laws file)
         return {"available": False, "why": f"make_plan failed: {type(e).__name__}: {e}"}
     if not isinstance(plan, dict):
         plan = getattr(plan, "__dict__", {"plan": str(plan)})
-    return {"available": True, "plan": {k: _plain(v) for k, v in plan.items()}}
+    shown = {k: _plain(v) for k, v in plan.items() if not isinstance(v, (list, dict)) or k in ("notes", "recycle")}
+    cands = [{k: _plain(v) for k, v in x.items()} for x in plan.get("candidates") or [] if isinstance(x, dict)]
+    return {"available": True, "plan": shown, "candidates": cands}
 
 
 def _plain(v: Any) -> Any:

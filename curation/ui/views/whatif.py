@@ -48,7 +48,7 @@ def router(ui: UI) -> APIRouter:
         reps = b / kept["tokens"] if kept["tokens"] else None
         return ui.page(request, "whatif.html", curve=c, marks=marks, threshold=t, budget=b, kept=kept, reps=reps,
                        total_tokens=sum(c["tokens"]), total_docs=sum(c["docs"]), pools=W.pool_table(c, b),
-                       guard=W.MAX_REPETITIONS, plan=W.make_plan(c, b, t, W.select_config(run)), **ctx)
+                       guard=W.MAX_REPETITIONS, plan=W.make_plan(c, b, W.select_config(run)), **ctx)
 
     @r.get("/run/{key}/whatif/plan.json")
     def plan(key: str, column: str | None = None, threshold: str | None = None, budget: str | None = None,
@@ -61,7 +61,7 @@ def router(ui: UI) -> APIRouter:
         if b is None:
             b = float(sum(c["tokens"]))
         out = {"column": col, "budget": b, "threshold": t, "pools": W.pool_table(c, b),
-               **W.make_plan(c, b, t, W.select_config(run))}
+               **W.make_plan(c, b, W.select_config(run))}
         if t is not None:
             out["kept"] = W.kept_at(c, t, "below" if keep == "below" else "above")
         return JSONResponse(out)
