@@ -15,7 +15,7 @@ import argparse
 import hashlib
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ class _Writer:
     def __init__(self, out: Path, config: dict[str, Any]):
         self.out = out
         self.stages: list[dict[str, Any]] = []
-        self.manifest = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "stages": self.stages,
+        self.manifest = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), "stages": self.stages,
                          "schema_version": 1, "document_schema_version": 1, "run_id": _id("demo", out.name)[:16],
                          "config_hash": _id("demo", out.name)[:16], "config": config,
                          "inputs": [], "models": {"quality_classifier": {"path": "demo/quality.bin", "sha256": "0" * 64}}}
@@ -104,7 +104,7 @@ class _Writer:
 
     def save(self) -> None:
         self.manifest["documents"] = "documents"
-        self.manifest["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.manifest["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         (self.out / "manifest.json").write_text(json.dumps(self.manifest, indent=2) + "\n")
 
 
@@ -285,6 +285,7 @@ def build(out: Path, texts: list[str], pdf: Path | None = None, seed: int = 0) -
     rw = _with(rw, doc_id=[_id("rewrite", s) for s in rw["source_id"].to_pylist()],
                source_id=[f"{s}#rewrite" for s in rw["source_id"].to_pylist()], source_type=["rewrite"] * r,
                text=new_text, quality_score=rng.beta(4, 2, r),
+               word_count=pa.array([len(t.split()) for t in new_text], pa.int64()),
                token_count=pa.array([max(1, int(len(t.split()) * 1.3)) for t in new_text], pa.int64()))
     both = pa.concat_tables([sel, rw])
     related = [None] * sel.num_rows + recycled["source_id"].to_pylist()[:r]

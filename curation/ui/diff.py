@@ -42,13 +42,22 @@ def _merge(segments: list[Segment]) -> list[Segment]:
 
 
 def _paint(toks: list[str], idx: list[int], spans: list[tuple[int, int]], inside: str, outside: str) -> list[Segment]:
-    """Mark tokens whose word index falls in `spans` with `inside` (whitespace between marked words too)."""
-    kinds = [outside] * len(toks)
+    """Mark words whose index falls in `spans` `inside`, others `outside`; whitespace joins a run only
+    when the words on both sides have the same kind (else it stays plain), so marks hug the words."""
+    word_kind = [outside] * len(idx)
     for a, b in spans:
-        if b <= a:
-            continue
-        for t in range(idx[a], idx[b - 1] + 1):
-            kinds[t] = inside
+        for w in range(a, b):
+            word_kind[w] = inside
+    kinds = ["same"] * len(toks)
+    pos = {t: w for w, t in enumerate(idx)}
+    for t in range(len(toks)):
+        if t in pos:
+            kinds[t] = word_kind[pos[t]]
+    for t in range(len(toks)):
+        if t not in pos:
+            before = next((kinds[u] for u in range(t - 1, -1, -1) if u in pos), None)
+            after = next((kinds[u] for u in range(t + 1, len(toks)) if u in pos), None)
+            kinds[t] = before if before == after and before is not None else "same"
     return _merge(list(zip(toks, kinds, strict=True)))
 
 

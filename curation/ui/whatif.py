@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
-from typing import Any
 
 from curation.ui import signals
 from curation.ui.runs import Run, StageInfo

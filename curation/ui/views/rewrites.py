@@ -64,7 +64,8 @@ def router(ui: UI) -> APIRouter:
                         g.update({k: v for k, v in by.get(g["doc_id"], {}).items() if v is not None})
                 originals: dict[str, dict[str, Any]] = {}
                 rel = sorted({g["related_id"] for g in got if g.get("related_id")})
-                src = run.input_files(st) or st.kept_files
+                # the original entered this stage, or was dropped earlier (e.g. recycled by select)
+                src = run.input_files(st) + [f for s in run.stages if s.index <= st.index for f in s.rejected_files]
                 if rel and src:
                     ocols = run.columns(src)
                     onum = [c for c in signals.numeric_columns(run.schema(src))]
