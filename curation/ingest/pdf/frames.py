@@ -1,14 +1,85 @@
-"""Entry point the `ingest` stage calls for PDFs (files, and PDF payloads found inside WARC records)."""
+"""Entry point the `ingest` stage calls for PDFs (files, and PDF payloads found inside WARC records).
+
+Three Spark steps (see pipeline.py): the cheap phase in the input's partitions, the expensive phase on only
+the PDFs routed to it, repartitioned to `expensive_concurrency` tasks (the OCR/GPU bottleneck is sized on its
+own), and a finalize step after a left join on a row key. The cheap phase's result is persisted so PDFs are
+read and cheap-parsed once.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from curation import schema as S
+from curation.ingest.pdf.pipeline import PdfRouting
+from curation.io.readers import reader_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from curation.ingest.pdf.config import PdfConfig
     from curation.stages.base import StageContext
+
+
+def pdf_signal_fields() -> list[pa.Field]:
+    spec = S.load_spec("signals/pdf.json")
+    return [pa.field(f["name"], S.arrow_type(f["type"]), nullable=True, metadata={"doc": f.get("doc", "")})
+            for f in spec["fields"]]
+
+
+@cache
+def output_schema() -> pa.Schema:
+    """Reader schema (core document columns + decisions) plus the PDF signal columns."""
+    base = reader_schema()
+    return pa.schema(list(base) + [f for f in pdf_signal_fields() if f.name not in base.names], metadata=base.metadata)
+
+
+CHEAP_SCHEMA = pa.schema([
+    ("source", pa.string()), ("source_id", pa.string()), ("url", pa.string()),
+    ("crawl_date", pa.timestamp("us", tz="UTC")), ("path", pa.string()), ("_key", pa.int64()),
+    ("_doc_id", pa.string()), ("_status", pa.string()), ("_detail", pa.string()), ("_n_pages", pa.int32()),
+    ("_texts", pa.list_(pa.string())), ("_pages", pa.string()), ("_expensive", pa.list_(pa.int32())),
+    ("_data", pa.binary()), ("_meta", pa.string()), ("_producer", pa.string()),
+])
+EXPENSIVE_SCHEMA = pa.schema([
+    ("_key", pa.int64()), ("_exp_texts", pa.list_(pa.string())), ("_exp_seconds", pa.float64()), ("_exp_error", pa.string()),
+])
+
+
+def _rows(batch: pa.RecordBatch) -> list[dict]:
+    return batch.to_pylist()
+
+
+class CheapPhase:
+    def __init__(self, routing: PdfRouting):
+        self.routing = routing
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        rows = self.routing.cheap_batch(_rows(batch))
+        return pa.RecordBatch.from_pylist(rows, schema=CHEAP_SCHEMA)
+
+
+class ExpensivePhase:
+    def __init__(self, routing: PdfRouting):
+        self.routing = routing
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return pa.RecordBatch.from_pylist([self.routing.expensive_one(r) for r in _rows(batch)], schema=EXPENSIVE_SCHEMA)
+
+
+class FinalPhase:
+    def __init__(self, routing: PdfRouting):
+        self.routing = routing
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        out = []
+        for r in _rows(batch):
+            exp = {k: r.get(k) for k in EXPENSIVE_SCHEMA.names} if r.get("_expensive") else None
+            out.append(self.routing.finalize(r, exp))
+        return pa.RecordBatch.from_pylist(out, schema=output_schema())
 
 
 def pdf_documents(ctx: StageContext, cfg: PdfConfig, frame: DataFrame) -> DataFrame:
@@ -21,4 +92,25 @@ def pdf_documents(ctx: StageContext, cfg: PdfConfig, frame: DataFrame) -> DataFr
     columns declared in schemas/signals/pdf.json; every input PDF yields exactly one row (kept, or
     quarantined with a reason).
     """
-    raise NotImplementedError("PDF ingestion is not built yet")
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    routing = PdfRouting(cfg)
+    plan = routing.plan  # fail fast on the driver: model file, parser names, alpha from the budget
+    ctx.record("pdf_alpha", plan.alpha)
+    ctx.record("pdf_parser_costs", plan.costs)
+    ctx.record("pdf_mode", cfg.mode)
+    from curation.ingest.pdf.predictor import DEFAULT_MODEL
+
+    ctx.record_model("pdf_router", cfg.model or DEFAULT_MODEL)
+    cols = [F.col(c) if c in frame.columns else F.lit(None).alias(c) for c in ("source", "source_id", "url", "crawl_date", "path")]
+    content = F.col("content").cast("binary") if "content" in frame.columns else F.lit(None).cast("binary")
+    keyed = frame.select(*cols, content.alias("content"), F.monotonically_increasing_id().alias("_key"))
+    keyed = keyed.withColumn("crawl_date", F.col("crawl_date").cast("timestamp"))
+    cheap = ctx.map_batches(keyed, CheapPhase(routing), CHEAP_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
+    todo = (cheap.filter(F.size("_expensive") > 0)
+            .select("_key", "_data", "_expensive")
+            .repartition(cfg.expensive_concurrency))
+    expensive = ctx.map_batches(todo, ExpensivePhase(routing), EXPENSIVE_SCHEMA)
+    joined = cheap.drop("_data").join(expensive, on="_key", how="left")
+    return ctx.map_batches(joined, FinalPhase(routing), output_schema())

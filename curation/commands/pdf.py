@@ -1,0 +1,168 @@
+"""`curation pdf ...`: tools of the PDF router (training data, training, preference alignment, parse, degrade)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+NAME = "pdf"
+HELP = "PDF parser router: make-training-data, train-router, align, parse, degrade"
+
+DEFAULT_ROWS = "data/pdf_router/train_pages.jsonl"
+
+
+def _make_training_data(argv: list[str]) -> int:
+    from curation.ingest.pdf.trainset import HELDOUT, build_training_rows
+
+    p = argparse.ArgumentParser(prog="curation pdf make-training-data",
+                                description="Degraded variants of born-digital PDFs with known text, every page "
+                                            "parsed by every parser and scored (slow: OCR of every page).")
+    p.add_argument("--pdf-dir", required=True, help="folder with files/*.pdf and reference_text_pdftotext/*.txt")
+    p.add_argument("--out", default=DEFAULT_ROWS)
+    p.add_argument("--pages-per-pdf", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--include-heldout", action="store_true", help=f"also use the benchmark's PDFs ({', '.join(HELDOUT)})")
+    a = p.parse_args(argv)
+    n = build_training_rows(a.pdf_dir, a.out, a.pages_per_pdf, a.seed, exclude=() if a.include_heldout else HELDOUT,
+                            log=lambda m: print(m, file=sys.stderr))
+    print(f"wrote {n} page rows to {a.out}")
+    return 0
+
+
+def _train(argv: list[str]) -> int:
+    from curation.ingest.pdf.predictor import DEFAULT_MODEL
+    from curation.ingest.pdf.train import train_router
+
+    p = argparse.ArgumentParser(prog="curation pdf train-router", description="Fit the accuracy predictor; write the model.")
+    p.add_argument("--data", default=DEFAULT_ROWS, help="page rows from make-training-data")
+    p.add_argument("--out", default=str(DEFAULT_MODEL))
+    p.add_argument("--hidden", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cv", action="store_true", help="skip leave-PDFs-out cross-validation")
+    a = p.parse_args(argv)
+    if not Path(a.data).exists():
+        print(f"error: training data not found: {a.data} (make it with `curation pdf make-training-data`)", file=sys.stderr)
+        return 2
+    _, report = train_router(a.data, a.out, hidden=a.hidden, epochs=a.epochs, seed=a.seed, cv=not a.no_cv)
+    print(json.dumps(report, indent=1))
+    print(f"model written to {a.out}")
+    return 0
+
+
+def _align(argv: list[str]) -> int:
+    import numpy as np
+
+    from curation.ingest.pdf.predictor import DEFAULT_MODEL, RouterModel
+    from curation.ingest.pdf.preferences import (
+        AlignSettings,
+        align,
+        preference_features,
+        read_preferences,
+        resolve_pdfs,
+    )
+    from curation.ingest.pdf.train import load_rows, matrices
+
+    p = argparse.ArgumentParser(prog="curation pdf align",
+                                description="Update the router from human parser preferences (Bradley-Terry + anchors).")
+    p.add_argument("--preferences", required=True, help="JSONL file, format in curation/ingest/pdf/preferences.py")
+    p.add_argument("--pdf", nargs="+", default=[], help="PDF files or folders to find the judged documents in")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model to start from")
+    p.add_argument("--out", required=True, help="where to write the aligned model")
+    p.add_argument("--training-data", default=None, help="regression rows to keep fitting (AdaParse step 3)")
+    for k, v in vars(AlignSettings()).items():
+        p.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
+    a = p.parse_args(argv)
+    prefs, problems = read_preferences(a.preferences)
+    model = RouterModel.from_dict(json.loads(Path(a.model).read_text()))
+    usable = [q for q in prefs if q.parser_a in model.parsers and q.parser_b in model.parsers]
+    skipped = len(prefs) - len(usable)
+    paths = resolve_pdfs({q.pdf for q in usable}, a.pdf)
+    keep, feats, more = preference_features(usable, paths)
+    problems += more
+    for line in problems[:20]:
+        print(f"skipped: {line}", file=sys.stderr)
+    if skipped:
+        print(f"skipped: {skipped} preference(s) between parsers the model has no output for", file=sys.stderr)
+    if not keep:
+        print("error: no usable preferences", file=sys.stderr)
+        return 2
+    used = [usable[i] for i in keep]
+    X = np.array(feats)
+    ia = np.array([model.parsers.index(q.parser_a) for q in used])
+    ib = np.array([model.parsers.index(q.parser_b) for q in used])
+    pref = np.array([{"a": 0, "b": 1, "neither": 2}[q.preferred] for q in used])
+    X_reg = Y_reg = None
+    if a.training_data:
+        X_reg, Y_reg, _ = matrices(load_rows(a.training_data), tuple(model.parsers))
+    settings = AlignSettings(**{k: getattr(a, k) for k in vars(AlignSettings())})
+    aligned, report = align(model, X, ia, ib, pref, settings, X_reg, Y_reg)
+    aligned.save(a.out)
+    print(json.dumps(report, indent=1))
+    print(f"aligned model written to {a.out}")
+    return 0
+
+
+def _parse(argv: list[str]) -> int:
+    from curation.config import ConfigError, apply_overrides, build_section
+    from curation.ingest.pdf.config import PdfConfig
+    from curation.ingest.pdf.pipeline import parse_pdfs
+
+    p = argparse.ArgumentParser(prog="curation pdf parse", description="Route and parse PDF files here (no Spark); "
+                                "prints one JSON line per PDF.")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--set", "-s", action="append", default=[], metavar="KEY=VALUE", help="PdfConfig key, e.g. alpha=0.2")
+    p.add_argument("--text", action="store_true", help="include the text")
+    a = p.parse_args(argv)
+    try:
+        cfg = build_section(PdfConfig, apply_overrides({}, a.set), "ingest.pdf")
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    rows = parse_pdfs([{"source": f, "source_id": f, "path": f} for f in a.files], cfg)
+    for r in rows:
+        out = {k: v for k, v in r.items() if k != "text" or a.text}
+        out["crawl_date"] = str(out.get("crawl_date")) if out.get("crawl_date") else None
+        if out.get("pdf_pages_json"):
+            out["pdf_pages_json"] = json.loads(out["pdf_pages_json"])
+        print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def _degrade(argv: list[str]) -> int:
+    from curation.ingest.pdf.degrade import KINDS, make_variant, mixed_pdf
+    from curation.ingest.pdf.parsers import PARSERS
+
+    p = argparse.ArgumentParser(prog="curation pdf degrade", description="Write a degraded variant of a PDF.")
+    p.add_argument("pdf")
+    p.add_argument("--kind", choices=[*KINDS, "mixed"], required=True)
+    p.add_argument("--pages", default=None, help="1-based pages, e.g. 1,2,5 (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    data = Path(a.pdf).read_bytes()
+    truths = PARSERS["pdfium"].parse(data)
+    pages = [int(x) for x in a.pages.split(",")] if a.pages else list(range(1, len(truths) + 1))
+    sel = [truths[i - 1] for i in pages]
+    out = mixed_pdf(data, pages, sel, a.seed) if a.kind == "mixed" else make_variant(data, a.kind, pages, sel, a.seed)
+    Path(a.out).write_bytes(out)
+    print(f"wrote {a.out} ({len(out)} bytes, {len(pages)} pages, kind {a.kind})")
+    return 0
+
+
+SUBCOMMANDS = {
+    "make-training-data": _make_training_data,
+    "train-router": _train,
+    "align": _align,
+    "parse": _parse,
+    "degrade": _degrade,
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in SUBCOMMANDS:
+        print(f"usage: curation pdf {{{','.join(SUBCOMMANDS)}}} ...\n\n{HELP}", file=sys.stderr if argv else sys.stdout)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    return int(SUBCOMMANDS[argv[0]](argv[1:]) or 0)

@@ -1,0 +1,122 @@
+"""AdaParse routing: validity gate, predicted accuracies, and the budget rule (PAPERS.md 1a steps 2, 3, 5, 6).
+
+Per unit (a page in page mode, a document in document mode):
+1. gate: cheap statistics say the text layer is invalid (no text on an image page, CID garbage, replacement
+   characters, absurd whitespace) -> the cheap parsers' predicted accuracy is forced to 0;
+2. predictor: expected accuracy of every parser;
+3. provisional choice = the best parser by prediction; the expensive parser is *proposed* where it beats the
+   best cheap one by more than `min_gain`;
+4. budget: of the units seen so far at most floor(alpha * units) go to the expensive parser; when more are
+   proposed, the ones with the largest expected improvement (y_expensive - y_best_cheap) win.
+The cap is applied per batch with the unused allowance carried to the next batch of the same worker, so a
+worker never exceeds alpha over everything it has seen (AdaParse caps per batch of k = 256: same idea).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from curation.ingest.pdf.features import PageStructure, TextStats
+
+
+@dataclass
+class GateThresholds:
+    min_chars_image_page: int = 100
+    min_image_area: float = 0.3
+    max_cid_frac: float = 0.05
+    max_bad_char_frac: float = 0.05
+    max_space_frac: float = 0.45
+    max_single_char_word_frac: float = 0.6
+    min_words_for_shape: int = 20
+
+
+def validity_gate(stats: TextStats, structure: PageStructure, th: GateThresholds) -> str | None:
+    """Why the cheap text layer of a page is invalid, or None when it looks usable.
+
+    A page with little text is invalid only when images cover much of it (a scan): a nearly blank
+    born-digital page has nothing for OCR to find either.
+    """
+    if stats.n_chars < th.min_chars_image_page and structure.image_area_frac >= th.min_image_area:
+        return "no_text_layer" if stats.n_chars == 0 else "little_text_on_image"
+    if stats.cid_frac > th.max_cid_frac:
+        return "cid_garbage"
+    if stats.bad_char_frac > th.max_bad_char_frac:
+        return "replacement_chars"
+    if stats.n_words >= th.min_words_for_shape and (
+            stats.space_frac > th.max_space_frac or stats.single_char_word_frac > th.max_single_char_word_frac):
+        return "absurd_whitespace"
+    return None
+
+
+def alpha_from_budget(budget_s_per_unit: float, cheap_s: float, expensive_s: float) -> float:
+    """AdaParse App. C: alpha <= (T - n*t_c) / (n*(t_e - t_c)), here per unit (T/n = budget per unit), in [0, 1]."""
+    if expensive_s <= cheap_s:
+        return 1.0
+    return float(min(1.0, max(0.0, (budget_s_per_unit - cheap_s) / (expensive_s - cheap_s))))
+
+
+@dataclass
+class Decision:
+    """The router's verdict for one unit."""
+
+    parser: str
+    predicted: dict[str, float]
+    gate: str | None = None
+    proposed_expensive: bool = False
+    improvement: float = 0.0
+
+
+@dataclass
+class BudgetRouter:
+    """Routes units under `alpha`, remembering what it has spent across calls (one instance per worker)."""
+
+    cheap: list[str]
+    expensive: str
+    alpha: float
+    min_gain: float = 0.0
+    primary: str = "pdfium"
+    seen: int = 0
+    spent: int = 0
+    proposals: int = 0
+    gated: int = 0
+    history: list[int] = field(default_factory=list)
+
+    def allowance(self, k: int) -> int:
+        """How many of the next `k` units may go to the expensive parser."""
+        return max(0, math.floor(self.alpha * (self.seen + k) + 1e-9) - self.spent)
+
+    def route(self, predicted: np.ndarray, names: list[str], gates: list[str | None]) -> list[Decision]:
+        """`predicted`: units x parsers (columns named by `names`), gates: one gate verdict per unit."""
+        k = len(gates)
+        decisions = []
+        cheap_cols = [names.index(c) for c in self.cheap if c in names]
+        e_col = names.index(self.expensive) if self.expensive in names else None
+        for i in range(k):
+            pred = {n: float(predicted[i, j]) for j, n in enumerate(names)}
+            if gates[i]:
+                for c in self.cheap:
+                    if c in pred:
+                        pred[c] = 0.0
+            best_cheap = max(cheap_cols, key=lambda j: pred[names[j]], default=None)
+            cheap_name = names[best_cheap] if best_cheap is not None else self.primary
+            cheap_score = pred.get(cheap_name, 0.0)
+            gain = (pred[self.expensive] - cheap_score) if e_col is not None else 0.0
+            if gates[i] and e_col is None:
+                gain = 1.0
+            proposed = bool(gates[i]) or gain > self.min_gain
+            decisions.append(Decision(cheap_name, pred, gates[i], proposed, gain))
+        proposed_idx = [i for i, d in enumerate(decisions) if d.proposed_expensive]
+        budget = self.allowance(k)
+        ranked = sorted(proposed_idx, key=lambda i: (-(decisions[i].gate is not None), -decisions[i].improvement, i))
+        for i in ranked[:budget]:
+            decisions[i].parser = self.expensive
+        self.seen += k
+        chosen = min(budget, len(ranked))
+        self.spent += chosen
+        self.proposals += len(proposed_idx)
+        self.gated += sum(1 for g in gates if g)
+        self.history.append(chosen)
+        return decisions

@@ -1,0 +1,60 @@
+"""pdf_documents on Spark: files and in-memory PDFs (as from WARC records) in, one row per PDF out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from curation import schema as S
+from curation.ingest.pdf.config import PdfConfig
+from curation.ingest.pdf.degrade import make_variant
+from curation.ingest.pdf.frames import output_schema, pdf_documents
+from curation.ingest.pdf.parsers import PARSERS
+
+
+def _ctx(spark, tmp_path):
+    from curation.config import load_config
+    from curation.stages.base import StageContext
+
+    return StageContext(spark=spark, config=load_config(), run_dir=str(tmp_path), stage_dir=str(tmp_path / "side"),
+                        run_id="t", index=0)
+
+
+@pytest.mark.spark
+def test_pdf_documents_on_spark(spark, tmp_path, sample_dir):
+    from pyspark.sql import types as T
+
+    files = [sample_dir / "pdf" / "topology-hw-1.pdf", sample_dir / "pdf" / "elstest-5p.pdf"]
+    topo = (sample_dir / "pdf" / "topology-hw-1.pdf").read_bytes()
+    scan = make_variant(topo, "image", [2], PARSERS["pdfium"].parse(topo, [2]), seed=0)
+    schema = T.StructType([
+        T.StructField("source", T.StringType()), T.StructField("source_id", T.StringType()),
+        T.StructField("url", T.StringType()), T.StructField("crawl_date", T.TimestampType()),
+        T.StructField("path", T.StringType()), T.StructField("content", T.BinaryType()),
+    ])
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    rows = [("files", str(f), None, None, str(f), None) for f in files]
+    rows += [("crawl.warc.gz", "<urn:uuid:1>", "https://example.org/scan.pdf", when, None, bytearray(scan)),
+             ("crawl.warc.gz", "<urn:uuid:2>", "https://example.org/bad.pdf", when, None, bytearray(b"%PDF-1.4 junk")),
+             ("files", "gone.pdf", None, None, "/nonexistent/gone.pdf", None)]
+    frame = spark.createDataFrame(rows, schema).repartition(2)
+    cfg = PdfConfig(alpha=0.2, min_gain=0.5, ocr_dpi=150, expensive_concurrency=2)  # only the scan page is OCRed
+    ctx = _ctx(spark, tmp_path)
+    df = pdf_documents(ctx, cfg, frame)
+    out = {r["source_id"]: r.asDict() for r in df.collect()}
+    assert len(out) == len(rows)
+    assert set(df.columns) == set(output_schema().names)
+    assert set(S.decided_schema(S.core_document_schema()).names) <= set(df.columns)
+    for f in files:
+        r = out[str(f)]
+        assert r["decision"] == S.KEPT and r["source_type"] == "pdf" and r["text"]
+        pages = json.loads(r["pdf_pages_json"])
+        assert len(pages) == r["pdf_pages"] and all(p["parser"] for p in pages)
+    s = out["<urn:uuid:1>"]
+    assert s["decision"] == S.KEPT and s["pdf_parsers"] == "tesseract" and s["domain"] == "example.org"
+    assert s["crawl_date"].year == 2024
+    assert out["<urn:uuid:2>"]["reason"] == "pdf_truncated"
+    assert out["gone.pdf"]["reason"] == "pdf_unreadable"
+    assert ctx.extra["pdf_alpha"] == 0.2 and "pdf_router" in ctx.models
