@@ -61,8 +61,12 @@ def with_decisions(df: DataFrame) -> DataFrame:
 
 
 def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[str] | None = None,
-                 out_dir: str | None = None, spark: SparkSession | None = None) -> dict[str, Any]:
+                 out_dir: str | None = None, spark: SparkSession | None = None,
+                 until: str | None = None) -> dict[str, Any]:
+    """Run (or resume) the pipeline; with `until`, stop after that stage (orchestrators run one stage per task)."""
     names = plan_stages(stages or config.pipeline.stages)
+    if until is not None and until not in names:
+        raise ValueError(f"stage {until!r} is not in the pipeline {names}")
     inputs = list(inputs or config.input.paths)
     out_dir = out_dir or config.output.dir
     if not inputs:
@@ -87,6 +91,8 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
                 and entry.get("documents") == _rel(out_dir, docs_dir) and fs.exists(docs_dir)):
             log.info("stage %s: done before, reusing %s", label, docs_dir)
             previous = spark.read.parquet(docs_dir)
+            if name == until:
+                return manifest.data
             continue
         manifest.truncate(index)
         ctx = StageContext(spark=spark, config=config, run_dir=out_dir, stage_dir=fs.join(out_dir, "stages", label, "side"),
@@ -108,6 +114,8 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
         manifest.data["shards"] = entry["shards"] if last else manifest.data.get("shards", [])
         manifest.save()
         previous = spark.read.parquet(docs_dir)
+        if name == until:
+            return manifest.data
     manifest.truncate(len(names))
     manifest.data["shards"] = manifest.stages[-1]["shards"]
     manifest.data["documents"] = "documents"
