@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
+from importlib import resources
 
 import pyarrow as pa
 
-SCHEMA_DIR = Path(__file__).parent / "resources" / "schemas"
+# importlib.resources, not a file path: the package also runs from a zip (spark-submit --py-files).
+SCHEMA_DIR = resources.files("curation") / "resources" / "schemas"
 DOCUMENT_SCHEMA_VERSION = 1
 LEDGER_SCHEMA_VERSION = 1
 MANIFEST_SCHEMA_VERSION = 1
@@ -70,7 +71,9 @@ def load_spec(name: str) -> dict:
 @cache
 def signal_specs() -> tuple[dict, ...]:
     """Signal column sets declared by stages in schemas/signals/<stage>.json (sorted by file name)."""
-    return tuple(json.loads(p.read_text()) for p in sorted((SCHEMA_DIR / "signals").glob("*.json")))
+    signals = SCHEMA_DIR / "signals"
+    files = sorted((p for p in signals.iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
+    return tuple(json.loads(p.read_text()) for p in files)
 
 
 @cache
