@@ -30,6 +30,19 @@ def numeric_columns(schema: pa.Schema) -> list[str]:
     return first + rest + heur
 
 
+def with_values(files: list[str], columns: list[str]) -> list[str]:
+    """The columns that hold at least one non-null value (one scan of those columns, cached)."""
+    if not files or not columns:
+        return []
+
+    def compute() -> list[str]:
+        counts = Q.rows("SELECT " + ", ".join(f"count({Q.qident(c)}) AS c{i}" for i, c in enumerate(columns))
+                        + f" FROM {Q.source(files)}")[0]
+        return [c for i, c in enumerate(columns) if counts[f"c{i}"]]
+
+    return Q.cached("with_values", files, compute, tuple(columns))
+
+
 def _leaves(obj: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], float]]:
     out: list[tuple[tuple[str, ...], float]] = []
     if isinstance(obj, dict):

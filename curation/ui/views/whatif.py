@@ -26,7 +26,7 @@ def router(ui: UI) -> APIRouter:
     def setup(key: str, column: str | None):
         run = ui.run(key)
         st, files = W.population(run)
-        cols = [c for c in signals.numeric_columns(run.schema(files)) if c != "token_count"] if files else []
+        cols = signals.with_values(files, [c for c in signals.numeric_columns(run.schema(files)) if c != "token_count"])
         col = column if column in cols else ("quality_score" if "quality_score" in cols else (cols[0] if cols else None))
         return run, st, files, cols, col
 
