@@ -19,7 +19,7 @@ class PdfGateConfig:
     max_cid_frac: float = opt(0.05, "Share of characters inside (cid:NN) tokens above which the text layer is garbage.")
     max_bad_char_frac: float = opt(0.05, "Share of U+FFFD / control / private-use characters above which the text layer is garbage.")
     max_space_frac: float = opt(0.45, "Share of whitespace above which the text layer is garbage (letters spaced out).")
-    max_single_char_word_frac: float = opt(0.6, "Share of one-character words above which the text layer is garbage.")
+    max_single_char_word_frac: float = opt(0.6, "Share of one-letter words above which the text layer is garbage (letters spaced out).")
     min_words_for_shape: int = opt(20, "Word-shape rules (whitespace, one-letter words) apply only to pages with at least this many words.")
 
 

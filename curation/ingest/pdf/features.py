@@ -106,6 +106,11 @@ class TextStats:
     char_entropy: float = 0.0
     mean_line_len: float = 0.0
     short_line_frac: float = 0.0
+    single_letter_frac: float = 0.0
+    """Share of words that are one letter (gate only: "T h i s" text layers; not dot leaders, not a feature)."""
+
+
+GATE_ONLY = ("single_letter_frac",)
 
 
 def text_stats(text: str) -> TextStats:
@@ -146,6 +151,7 @@ def text_stats(text: str) -> TextStats:
         s.mean_word_len = sum(lens) / len(lens)
         s.long_word_frac = sum(v > 20 for v in lens) / len(lens)
         s.single_char_word_frac = sum(v == 1 for v in lens) / len(lens)
+        s.single_letter_frac = sum(len(w) == 1 and w.isalpha() for w in words) / len(words)
         s.wordlike_frac = sum(bool(_WORDLIKE.match(w)) for w in words) / len(words)
     s.char_entropy = -sum((k / n) * math.log2(k / n) for k in counts.values())
     lines = [ln for ln in text.split("\n") if ln.strip()]
@@ -170,6 +176,8 @@ def feature_dict(stats: TextStats, structure: PageStructure, producer: str | Non
     """The predictor's input for one page, as named floats (squashed so no feature dominates by scale)."""
     d: dict[str, float] = {}
     for k, v in asdict(stats).items():
+        if k in GATE_ONLY:
+            continue
         d[k] = math.log1p(v) if k in ("n_chars", "n_words", "mean_word_len", "mean_line_len") else float(v)
     d["chars_per_text_object"] = math.log1p(stats.n_chars / structure.n_text_objects) if structure.n_text_objects else 0.0
     d["log_text_objects"] = math.log1p(structure.n_text_objects)

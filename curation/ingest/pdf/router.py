@@ -46,7 +46,7 @@ def validity_gate(stats: TextStats, structure: PageStructure, th: GateThresholds
     if stats.bad_char_frac > th.max_bad_char_frac:
         return "replacement_chars"
     if stats.n_words >= th.min_words_for_shape and (
-            stats.space_frac > th.max_space_frac or stats.single_char_word_frac > th.max_single_char_word_frac):
+            stats.space_frac > th.max_space_frac or stats.single_letter_frac > th.max_single_char_word_frac):
         return "absurd_whitespace"
     return None
 

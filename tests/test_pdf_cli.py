@@ -1,0 +1,56 @@
+"""`curation pdf ...` tools: train-router, align (from the preference file the UI writes), parse, degrade."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from curation.commands import pdf as cmd
+from curation.ingest.pdf.predictor import DEFAULT_MODEL, RouterModel
+from curation.ingest.pdf.preferences import Preference, append_preference
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = ROOT / "data" / "pdf_router" / "train_pages.jsonl"
+
+
+def test_train_router_writes_a_model(tmp_path, capsys):
+    small = tmp_path / "rows.jsonl"
+    small.write_text("".join(ROWS.read_text().splitlines(keepends=True)[:40]))
+    out = tmp_path / "m.json"
+    assert cmd.main(["train-router", "--data", str(small), "--out", str(out), "--epochs", "60", "--no-cv"]) == 0
+    m = RouterModel.from_dict(json.loads(out.read_text()))
+    assert m.parsers == ["pdfium", "pypdf", "tesseract"] and m.costs["tesseract"] > m.costs["pdfium"]
+    assert cmd.main(["train-router", "--data", str(tmp_path / "none.jsonl"), "--out", str(out)]) == 2
+
+
+def test_align_from_ui_preferences(tmp_path, sample_dir, capsys):
+    prefs = tmp_path / "labels" / "pdf_preferences.jsonl"
+    pdf = str(sample_dir / "pdf" / "topology-hw-1.pdf")
+    for page in (1, 2, 3):
+        append_preference(prefs, Preference(pdf, page, "pypdf", "pdfium", "a", "tester"))
+    append_preference(prefs, Preference("elstest-5p", 1, "pdfium", "tesseract", "neither", None))
+    append_preference(prefs, Preference("unknown-doc", 1, "pdfium", "tesseract", "a", None))
+    append_preference(prefs, Preference(pdf, 1, "pdfium", "nougat", "a", None))
+    out = tmp_path / "aligned.json"
+    rc = cmd.main(["align", "--preferences", str(prefs), "--pdf", str(sample_dir / "pdf"), "--model", str(DEFAULT_MODEL),
+                   "--out", str(out), "--epochs", "150"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out[: captured.out.rindex("}") + 1])
+    assert report["preferences"] == 4 and report["pairs"] == 3 and report["neither"] == 1
+    assert report["pairwise_accuracy_after"] == 1.0
+    assert "unknown-doc" in captured.err and "no output for" in captured.err
+    aligned = RouterModel.from_dict(json.loads(out.read_text()))
+    assert aligned.training["alignment"]["pairs"] == 3
+
+
+def test_parse_and_degrade(tmp_path, sample_dir, capsys):
+    src = sample_dir / "pdf" / "topology-hw-1.pdf"
+    out = tmp_path / "img.pdf"
+    assert cmd.main(["degrade", str(src), "--kind", "image", "--pages", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cmd.main(["parse", str(src), "--set", "alpha=0"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert row["decision"] == "kept" and len(row["pdf_pages_json"]) == 3
+    assert cmd.main(["parse", str(src), "--set", "alpha=7"]) == 2
+    assert cmd.main(["nope"]) == 2
