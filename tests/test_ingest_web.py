@@ -14,7 +14,7 @@ from curation.ingest.web.blocklist import UrlBlocklist
 from curation.ingest.web.charset import decode_html
 from curation.ingest.web.config import IngestConfig
 from curation.ingest.web.documents import read_web_file
-from curation.ingest.web.extract import boilerplate_score, extract
+from curation.ingest.web.extract import boilerplate_score, extract, resiliparse_text
 from curation.ingest.web.http import dechunk, parse_response
 from curation.ingest.web.sandbox import Extractor, ExtractTimeout
 
@@ -175,3 +175,23 @@ def test_html_files(tmp_path: Path) -> None:
     b = rows_of(tmp_path / "b.html.gz")
     assert a[0]["source_type"] == "html" and a[0]["source_id"] == str(tmp_path / "a.html")
     assert "sediment" in a[0]["text"] and "sediment" in b[0]["text"] and b[0]["html_charset_source"] == "bom"
+
+
+def test_router_budget_bounds_reextraction() -> None:
+    from curation.ingest.web.sandbox import choose_for_budget
+
+    scores = [0.9, 0.01, 0.5, None, 0.7, 0.2, 0.03, 0.8, 0.6, 0.4]
+    chosen, credit = choose_for_budget(scores, threshold=0.05, budget=0.2, credit=0.0)
+    assert chosen == [0, 7] and credit == pytest.approx(0.0)  # the two worst of ten
+    chosen, credit = choose_for_budget([0.01] * 10, threshold=0.05, budget=0.2, credit=0.0)
+    assert chosen == [] and credit == pytest.approx(2.0)  # clean pages: credit carried, not spent
+    chosen, _ = choose_for_budget([0.9] * 10, 0.05, 0.2, credit)
+    assert len(chosen) == 4
+    nav = "".join(f"<div><a href='/{i}'>Menu entry {i}</a></div>" for i in range(40))
+    noisy = "<html><body><div>" + nav + "</div>" + ARTICLE[ARTICLE.index("<article>"):]
+    with Extractor("router", timeout_s=0, router_threshold=0.05, router_budget=0.5) as ex:
+        out = ex.run_window([(ARTICLE, None), (noisy, None)])
+    assert out[0].extractor == "resiliparse" and out[0].route_score < 0.05  # clean page: not eligible
+    assert "Menu entry" in resiliparse_text(noisy)  # the fast extractor let the navigation through ...
+    assert out[1].extractor == "trafilatura" and out[1].route_score > 0.05
+    assert "sediment" in out[1].text and "Menu entry" not in out[1].text  # ... the router repaired it

@@ -15,9 +15,12 @@ class IngestConfig:
     extractor: Literal["resiliparse", "trafilatura", "router"] = opt(
         "resiliparse", "HTML to text: resiliparse (fast main-content, default), trafilatura (accurate, ~10x slower), "
         "or router (resiliparse everywhere, trafilatura where a cheap signal predicts resiliparse did badly).")
+    router_budget: float = opt(
+        0.2, "Router: at most this share of HTML pages (per window of 32 pages, credit carried over) is re-extracted "
+        "with trafilatura, the ones whose resiliparse output looks worst (AdaParse's alpha: bounds the extra cost).")
     router_threshold: float = opt(
-        0.35, "Router: re-extract with trafilatura when more than this share of resiliparse's output characters sit "
-        "in short lines (< 6 words), i.e. the output looks like navigation/boilerplate. Lower = more pages re-extracted.")
+        0.05, "Router: a page is eligible for re-extraction only when more than this share of resiliparse's output "
+        "characters sit in short lines (< 6 words), i.e. some navigation/boilerplate came through.")
     extract_timeout_s: float = opt(
         10.0, "Per-page time limit for HTML extraction (the extractor runs in a worker process that is killed on "
         "timeout; the page is quarantined as extract_timeout). 0 extracts in-process with no limit.")
@@ -38,6 +41,8 @@ class IngestConfig:
     pdf: PdfConfig = field(default_factory=PdfConfig, metadata={"doc": "PDF parsing and routing"})
 
     def validate(self) -> None:
+        if not 0.0 <= self.router_budget <= 1.0:
+            raise ValueError(f"router_budget must be in [0, 1], got {self.router_budget}")
         if not 0.0 <= self.router_threshold <= 1.0:
             raise ValueError(f"router_threshold must be in [0, 1], got {self.router_threshold}")
         if self.max_record_bytes <= 0 or self.max_html_bytes <= 0:

@@ -10,9 +10,9 @@ dropped (non_response, not_html, http_status, blocklisted_url, empty_extraction,
 from __future__ import annotations
 
 import gzip
-import time
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -23,8 +23,9 @@ from curation.ids import doc_id
 from curation.ingest.web.blocklist import UrlBlocklist
 from curation.ingest.web.charset import decode_html
 from curation.ingest.web.config import IngestConfig
+from curation.ingest.web.extract import Extraction
 from curation.ingest.web.http import charset_param, parse_response
-from curation.ingest.web.sandbox import ExtractFailed, Extractor, ExtractTimeout
+from curation.ingest.web.sandbox import Extractor, ExtractTimeout
 from curation.ingest.web.warc import Corrupt, RawRecord, iter_records
 from curation.io import fs
 from curation.io.readers import RecordBuilder, domain_of, parse_date
@@ -71,8 +72,27 @@ def _record_id(headers: dict[str, str]) -> str | None:
     return rid.strip().strip("<>") if rid else None
 
 
+@dataclass
+class _Job:
+    """An HTML page waiting for extraction (rows keep their order: jobs sit in the row queue)."""
+
+    position: str
+    source_type: str
+    html: str
+    head: bytes
+    html_bytes: int
+    fields: dict[str, Any]
+
+
 class WebReader:
-    """Turns records into rows; holds the extractor worker and the blocklist for one file."""
+    """Turns records into rows; holds the extractor worker and the blocklist for one file.
+
+    Rows are queued and pages are extracted a window at a time (`WINDOW_PAGES` / `WINDOW_BYTES`) so the
+    extractor worker gets them pipelined; memory stays bounded by the window.
+    """
+
+    WINDOW_PAGES = 32
+    WINDOW_BYTES = 16 << 20
 
     def __init__(self, path: str, cfg: IngestConfig, batch_size: int, extractor: Extractor):
         self.path = path
@@ -80,12 +100,15 @@ class WebReader:
         self.out = _Rows(batch_size)
         self.extract = extractor
         self.blocklist = UrlBlocklist(cfg.url_blocklist, cfg.url_blocklist_file)
+        self.queue: list[dict[str, Any] | _Job] = []
+        self.jobs = 0
+        self.job_bytes = 0
 
-    def row(self, position: str, source_type: str, decision: str, reason: str | None, detail: str | None,
-            content: bytes | str | None, **fields: Any) -> Iterator[pa.RecordBatch]:
+    def _kwargs(self, position: str, source_type: str, decision: str, reason: str | None, detail: str | None,
+                content: bytes | str | None, **fields: Any) -> dict[str, Any]:
         text = fields.get("text")
         url = fields.get("url")
-        yield from self.out.add(
+        return dict(
             doc_id=doc_id(self.path, position, text if text is not None else (content if content is not None else reason)),
             source_id=fields.pop("source_id", None) or f"{self.path}@{position}",
             source=self.path,
@@ -99,6 +122,27 @@ class WebReader:
             **fields,
         )
 
+    def row(self, position: str, source_type: str, decision: str, reason: str | None, detail: str | None,
+            content: bytes | str | None, **fields: Any) -> Iterator[pa.RecordBatch]:
+        self.queue.append(self._kwargs(position, source_type, decision, reason, detail, content, **fields))
+        yield from self._maybe_flush()
+
+    def _maybe_flush(self) -> Iterator[pa.RecordBatch]:
+        if (self.jobs >= self.WINDOW_PAGES or self.job_bytes >= self.WINDOW_BYTES
+                or len(self.queue) >= self.out.batch_size):
+            yield from self.flush()
+
+    def flush(self) -> Iterator[pa.RecordBatch]:
+        queue, self.queue = self.queue, []
+        jobs = [q for q in queue if isinstance(q, _Job)]
+        self.jobs = self.job_bytes = 0
+        results = iter(self.extract.run_window([(j.html, j.fields.get("url")) for j in jobs]) if jobs else ())
+        for item in queue:
+            if isinstance(item, _Job):
+                yield from self.out.add(**self._job_row(item, next(results)))
+            else:
+                yield from self.out.add(**item)
+
     # -- HTML payload -> text ---------------------------------------------------------------------
     def html_row(self, position: str, source_type: str, body: bytes, http_charset: str | None,
                  **fields: Any) -> Iterator[pa.RecordBatch]:
@@ -110,24 +154,24 @@ class WebReader:
             return
         html, codec, source = decode_html(body, http_charset)
         fields.update(html_charset=codec, html_charset_source=source)
-        started = time.perf_counter()
-        try:
-            result = self.extract(html, fields.get("url"))
-        except ExtractTimeout as e:
-            yield from self.row(position, source_type, S.QUARANTINED, "extract_timeout", str(e), body[:4096], **fields)
-            return
-        except ExtractFailed as e:
-            yield from self.row(position, source_type, S.QUARANTINED, "extract_error", str(e), body[:4096], **fields)
-            return
-        fields.update(html_extract_ms=(time.perf_counter() - started) * 1000.0, html_extractor=result.extractor,
-                      html_route_score=result.route_score)
+        self.queue.append(_Job(position, source_type, html, body[:4096], len(body), fields))
+        self.jobs += 1
+        self.job_bytes += len(body)
+        yield from self._maybe_flush()
+
+    def _job_row(self, job: _Job, result: Extraction | Exception) -> dict[str, Any]:
+        fields = job.fields
+        if isinstance(result, ExtractTimeout):
+            return self._kwargs(job.position, job.source_type, S.QUARANTINED, "extract_timeout", str(result), job.head, **fields)
+        if isinstance(result, Exception):
+            return self._kwargs(job.position, job.source_type, S.QUARANTINED, "extract_error", str(result), job.head, **fields)
+        fields.update(html_extract_ms=result.ms, html_extractor=result.extractor, html_route_score=result.route_score)
         text = result.text.strip()
         if len(text) < self.cfg.min_text_chars:
-            yield from self.row(position, source_type, S.DROPPED, "empty_extraction",
-                                f"{result.extractor} extracted {len(text)} characters from {len(body)} bytes of HTML",
-                                body[:4096], **fields)
-            return
-        yield from self.row(position, source_type, S.KEPT, None, None, None, text=text, **fields)
+            return self._kwargs(job.position, job.source_type, S.DROPPED, "empty_extraction",
+                                f"{result.extractor} extracted {len(text)} characters from {job.html_bytes} bytes of HTML",
+                                job.head, **fields)
+        return self._kwargs(job.position, job.source_type, S.KEPT, None, None, None, text=text, **fields)
 
     # -- one framed record ------------------------------------------------------------------------
     def record(self, rec: RawRecord) -> Iterator[pa.RecordBatch]:
@@ -240,6 +284,7 @@ class WebReader:
             yield from self.read_html()
         else:
             yield from self.read_archive()
+        yield from self.flush()
         yield from self.out.drain()
 
 
@@ -268,5 +313,5 @@ def read_web_file(path: str, cfg: IngestConfig, batch_size: int = 1000,
     if extractor is not None:
         yield from WebReader(path, cfg, batch_size, extractor)
         return
-    with Extractor(cfg.extractor, cfg.extract_timeout_s, cfg.router_threshold) as ex:
+    with Extractor(cfg.extractor, cfg.extract_timeout_s, cfg.router_threshold, router_budget=cfg.router_budget) as ex:
         yield from WebReader(path, cfg, batch_size, ex)

@@ -2,10 +2,14 @@
 
 The router follows AdaParse's idea for HTML: run the cheap extractor on every page, compute a cheap
 signal from its output that predicts a bad extraction, and pay for the accurate extractor only on
-pages where the signal fires. The signal is the share of the output's characters that sit in short
-lines (fewer than `SHORT_LINE_WORDS` words): menus, link lists, bylines and share bars are short
-lines, article prose is not, so when resiliparse's main-content heuristic lets boilerplate through the
-share goes up; an almost empty output on a page with much markup (main content missed) also fires.
+the pages where the signal is highest, within a compute budget. The signal is the share of the
+output's characters that sit in short lines (fewer than `SHORT_LINE_WORDS` words): menus, link lists,
+bylines and share bars are short lines, article prose is not, so when resiliparse's main-content
+heuristic lets boilerplate through the share goes up; an almost empty output on a page with much
+markup (main content missed) scores 1. How the signal is spent (budget per window of pages, a floor
+below which a page is never re-extracted) is in `sandbox.Extractor.run_window`: the signal's level
+depends on the genre (shop and portal pages in Common Crawl score far higher than news articles), so
+a fixed threshold alone would make the cost unpredictable, while a budget bounds it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 
 SHORT_LINE_WORDS = 6
 EXTRACTORS = ("resiliparse", "trafilatura", "router")
+SCORED = "resiliparse+score"
+"""Internal method: resiliparse text plus the router signal (first phase of the router)."""
 
 
 @dataclass
@@ -21,6 +27,8 @@ class Extraction:
     text: str
     extractor: str
     route_score: float | None = None
+    ms: float | None = None
+    """Extraction wall time in milliseconds (set by the sandbox)."""
 
 
 def resiliparse_text(html: str) -> str:
@@ -58,7 +66,10 @@ def extract(html: str, method: str = "resiliparse", url: str | None = None,
         return Extraction(resiliparse_text(html), "resiliparse")
     if method == "trafilatura":
         return Extraction(trafilatura_text(html, url), "trafilatura")
-    if method == "router":
+    if method == SCORED:
+        fast = resiliparse_text(html)
+        return Extraction(fast, "resiliparse", boilerplate_score(fast, len(html)))
+    if method == "router":  # one page alone, threshold only (no budget): used without a window
         fast = resiliparse_text(html)
         score = boilerplate_score(fast, len(html))
         if score > router_threshold:

@@ -18,11 +18,13 @@ import select
 import struct
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from curation.ingest.web.extract import Extraction, extract
+from curation.ingest.web.extract import SCORED, Extraction, extract
 
 STARTUP_TIMEOUT_S = 120.0
 _LEN = struct.Struct("<Q")
@@ -78,23 +80,61 @@ def _serve() -> None:
             args = pickle.loads(_read_exact(in_fd, size, None))
         except EOFError:
             return
+        started = time.perf_counter()
         try:
             out: Any = extract(*args)
+            out.ms = (time.perf_counter() - started) * 1000.0
         except BaseException as e:  # report, keep serving
             out = ExtractFailed(f"{type(e).__name__}: {str(e)[:300]}")
         _write_msg(out_fd, out)
 
 
+def choose_for_budget(scores: list[float | None], threshold: float, budget: float, credit: float
+                      ) -> tuple[list[int], float]:
+    """Indices of the pages to re-extract (highest signal first, above `threshold`) and the credit left.
+
+    The credit grows by budget x pages per window and is spent one per re-extracted page; it is capped
+    at four windows' worth so a long clean stretch cannot be followed by an unbounded burst.
+    """
+    credit += budget * len(scores)
+    eligible = sorted(((s, i) for i, s in enumerate(scores) if s is not None and s > threshold), reverse=True)
+    chosen = [i for _, i in eligible[:int(credit)]]
+    credit -= len(chosen)
+    return chosen, min(credit, budget * 4 * max(1, len(scores)))
+
+
 class Extractor:
     """Callable per-page extraction with a time limit; use as a context manager to reap the worker."""
 
-    def __init__(self, method: str, timeout_s: float, router_threshold: float, memory_limit: int = 4 << 30):
+    def __init__(self, method: str, timeout_s: float, router_threshold: float, memory_limit: int = 4 << 30,
+                 router_budget: float = 1.0):
         self.method = method
         self.timeout_s = timeout_s
         self.router_threshold = router_threshold
+        self.router_budget = router_budget
         self.memory_limit = memory_limit
         self._proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self._credit = 0.0
+
+    def run_window(self, pages: list[tuple[str, str | None]]) -> list[Extraction | ExtractTimeout | ExtractFailed]:
+        """Extract a window of pages; in router mode, spend the trafilatura budget on the worst-looking ones.
+
+        Router: every page gets resiliparse and its signal; then the pages whose signal exceeds
+        `router_threshold` are ranked and the top ones are re-extracted with trafilatura, as many as the
+        budget allows (`router_budget` x pages, carried over between windows so small windows get their
+        share). A page whose trafilatura output is empty or fails keeps the resiliparse text.
+        """
+        if self.method != "router":
+            return list(self.map(pages))
+        first = list(self.map(pages, SCORED))
+        scores = [r.route_score if isinstance(r, Extraction) else None for r in first]
+        chosen, self._credit = choose_for_budget(scores, self.router_threshold, self.router_budget, self._credit)
+        for i, r in zip(chosen, self.map([pages[i] for i in chosen], "trafilatura"), strict=True):
+            fast = first[i]
+            if isinstance(r, Extraction) and r.text.strip() and isinstance(fast, Extraction):
+                first[i] = Extraction(r.text, "trafilatura", fast.route_score, (fast.ms or 0.0) + (r.ms or 0.0))
+        return first
 
     def _start(self) -> None:
         env = dict(os.environ)
@@ -146,6 +186,70 @@ class Extractor:
         if isinstance(out, ExtractFailed):
             raise out
         return out
+
+    def map(self, pages: Iterable[tuple[str, str | None]], method: str | None = None
+            ) -> Iterator[Extraction | ExtractTimeout | ExtractFailed]:
+        """Results in page order, with the pages pipelined to the worker.
+
+        A writer thread streams the pages into the worker while this thread reads results, so the worker
+        never idles between pages (and parent-side work overlaps extraction). Each page still gets its own
+        time limit, counted from when its predecessor's result arrived. After a timeout or a crash the
+        worker is replaced and the remaining pages are sent again.
+        """
+        todo = list(pages)
+        method = method or self.method
+        if self.timeout_s <= 0:
+            for html, url in todo:
+                started = time.perf_counter()
+                try:
+                    out = extract(html, method, url, self.router_threshold)
+                    out.ms = (time.perf_counter() - started) * 1000.0
+                    yield out
+                except Exception as e:
+                    yield ExtractFailed(f"{type(e).__name__}: {str(e)[:300]}")
+            return
+        while todo:
+            if self._proc is None or self._proc.poll() is not None:
+                self._stop()
+                try:
+                    self._start()
+                except (ExtractTimeout, ExtractFailed) as e:
+                    yield from (ExtractFailed(f"extractor process could not start: {e}") for _ in todo)
+                    return
+            proc = self._proc
+            assert proc is not None and proc.stdin is not None and proc.stdout is not None
+            fd_in, fd_out = proc.stdin.fileno(), proc.stdout.fileno()
+            batch = todo
+
+            def feed(batch: list[tuple[str, str | None]] = batch, fd: int = fd_in) -> None:
+                try:
+                    for html, url in batch:
+                        _write_msg(fd, (html, method, url, self.router_threshold))
+                except OSError:
+                    pass  # the worker was killed: the reader side reports it
+
+            writer = threading.Thread(target=feed, daemon=True)
+            writer.start()
+            todo = []
+            for i in range(len(batch)):
+                try:
+                    (size,) = _LEN.unpack(_read_exact(fd_out, _LEN.size, time.monotonic() + self.timeout_s))
+                    out = pickle.loads(_read_exact(fd_out, size, time.monotonic() + self.timeout_s))
+                except ExtractTimeout:
+                    self._stop()
+                    self.restarts += 1
+                    yield ExtractTimeout(f"extraction took longer than {self.timeout_s:g} s")
+                    todo = batch[i + 1:]
+                    break
+                except (EOFError, OSError, pickle.UnpicklingError) as e:
+                    code = proc.poll()
+                    self._stop()
+                    self.restarts += 1
+                    yield ExtractFailed(f"extractor process failed ({type(e).__name__}: {e}; exit code {code})")
+                    todo = batch[i + 1:]
+                    break
+                yield out
+            writer.join(5)
 
     def __enter__(self) -> Extractor:
         return self
