@@ -88,3 +88,22 @@ def history_of(run: Run, doc_id: str | None = None, source_id: str | None = None
         g["stage_index"] = st.index if st else 999
     got.sort(key=lambda g: g["stage_index"])
     return got
+
+
+def rows_by_source_id(files: list[str], source_ids: list[str], select: str = "*") -> list[dict[str, Any]]:
+    """Rows whose source_id is in `source_ids`, in two steps: find them reading only the source_id and
+    doc_id columns, then read the selected columns of just those rows (doc_id is the sort key of every
+    shard, so Parquet statistics skip the rest). Reading wide columns for a filter is what makes large runs slow."""
+    if not files or not source_ids:
+        return []
+    marks = ", ".join("?" * len(source_ids))
+    found = Q.rows(f"SELECT doc_id, filename FROM {Q.source(files, filename=True)} WHERE source_id IN ({marks})",
+                   list(source_ids))
+    by_file: dict[str, list[str]] = {}
+    for f in found:
+        by_file.setdefault(f["filename"], []).append(f["doc_id"])
+    out: list[dict[str, Any]] = []
+    for file, ids in by_file.items():
+        out.extend(Q.rows(f"SELECT {select} FROM {Q.source([file])} WHERE doc_id IN ({', '.join('?' * len(ids))})",
+                          ids))
+    return out

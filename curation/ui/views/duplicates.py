@@ -11,7 +11,7 @@ from curation.ui import diff
 from curation.ui import query as Q
 from curation.ui.app import PAGE_SIZE, UI, NotFound, page_number
 from curation.ui.runs import Run, StageInfo
-from curation.ui.views.common import pick_stage
+from curation.ui.views.common import pick_stage, rows_by_source_id
 
 CLUSTER_REASONS = ("exact_duplicate", "near_duplicate", "semantic_duplicate")
 CONTAINED = "contained"
@@ -47,10 +47,9 @@ def clusters(run: Run, st: StageInfo) -> list[dict[str, Any]]:
 def lookup_source(run: Run, st: StageInfo, source_id: str) -> dict[str, Any] | None:
     """A document by source_id among those that entered the stage (where the kept copy is)."""
     for files in (run.input_files(st), st.kept_files, run.final_files):
-        if files:
-            got = Q.rows(f"SELECT * FROM {Q.source(files)} WHERE source_id = ? LIMIT 1", [source_id])
-            if got:
-                return got[0]
+        got = rows_by_source_id(files, [source_id])
+        if got:
+            return got[0]
     return None
 
 

@@ -9,11 +9,12 @@ from fastapi.responses import HTMLResponse
 
 from curation.ui import query as Q
 from curation.ui import signals
-from curation.ui.app import PAGE_SIZE, UI, page_number
+from curation.ui.app import UI, page_number
 from curation.ui.runs import Run, StageInfo
-from curation.ui.views.common import pick_stage
+from curation.ui.views.common import pick_stage, rows_by_source_id
 
 PREVIEW = 3000
+PAGE = 10  # pairs per page: each original is a point read of a wide row
 
 
 def rewrite_stage(run: Run, label: str | None) -> StageInfo | None:
@@ -51,9 +52,9 @@ def router(ui: UI) -> APIRouter:
                         if c in cols]
                 got = Q.rows(f"SELECT {Q.select_list(want)}, left(text, {PREVIEW}) AS text, length(text) AS chars "
                              f"FROM {Q.source(files)} WHERE source_type = 'rewrite' "
-                             f"LIMIT {PAGE_SIZE + 1} OFFSET {(p - 1) * PAGE_SIZE}")
-                has_next = len(got) > PAGE_SIZE
-                got = got[:PAGE_SIZE]
+                             f"LIMIT {PAGE + 1} OFFSET {(p - 1) * PAGE}")
+                has_next = len(got) > PAGE
+                got = got[:PAGE]
                 # kept rows carry no related_id: the stage's ledger has it
                 ids = [g["doc_id"] for g in got if not g.get("related_id")]
                 if ids and st.ledger_files:
@@ -70,8 +71,8 @@ def router(ui: UI) -> APIRouter:
                     ocols = run.columns(src)
                     onum = [c for c in signals.numeric_columns(run.schema(src))]
                     ow = [c for c in ("doc_id", "source_id", *onum) if c in ocols]
-                    for o in Q.rows(f"SELECT {Q.select_list(ow)}, left(text, {PREVIEW}) AS text, length(text) AS chars "
-                                    f"FROM {Q.source(src)} WHERE source_id IN (SELECT unnest(?))", [rel]):
+                    for o in rows_by_source_id(src, rel, f"{Q.select_list(ow)}, left(text, {PREVIEW}) AS text, "
+                                                         f"length(text) AS chars"):
                         originals.setdefault(o["source_id"], o)
                 for g in got:
                     o = originals.get(g.get("related_id") or "")
