@@ -195,3 +195,22 @@ def test_router_budget_bounds_reextraction() -> None:
     assert "Menu entry" in resiliparse_text(noisy)  # the fast extractor let the navigation through ...
     assert out[1].extractor == "trafilatura" and out[1].route_score > 0.05
     assert "sediment" in out[1].text and "Menu entry" not in out[1].text  # ... the router repaired it
+
+
+def test_unsupported_file_damaged_first_member_and_crawler_truncation(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("just some notes, not an archive\n")
+    rows = rows_of(notes)
+    assert len(rows) == 1 and rows[0]["reason"] == "unsupported_format"
+    p = tmp_path / "damaged.warc.gz"
+    write_gz_members(p, [warc_record("response", f"http://d{i}.example/", http(ARTICLE.encode())) for i in range(3)])
+    data = bytearray(p.read_bytes())
+    data[0] ^= 0xFF  # the first member's gzip header
+    p.write_bytes(bytes(data))
+    rows = rows_of(p)
+    assert [r["decision"] for r in rows] == [S.QUARANTINED, S.KEPT, S.KEPT]
+    t = tmp_path / "trunc.warc.gz"
+    write_gz_members(t, [warc_record("response", "http://t.example/", http(ARTICLE.encode()[:900]),
+                                     extra="WARC-Truncated: length\r\n")])
+    row = rows_of(t)[0]
+    assert row["decision"] == S.KEPT and "WARC-Truncated" in row["detail"]

@@ -78,8 +78,10 @@ class IngestStage(Stage):
             # Materialise once: the rows are split (PDF payloads / pages) and deduplicated below, and the
             # WARC files must not be read and extracted twice.
             rows = rows.persist(StorageLevel.DISK_ONLY)
-            n_rows = rows.count()
-            ctx.record("web_records", n_rows)
+            by_extractor = {r["html_extractor"] or "none": r["count"]
+                            for r in rows.groupBy("html_extractor").count().collect()}  # also materialises
+            ctx.record("web_records", sum(by_extractor.values()))
+            ctx.record("web_text_by_extractor", {k: v for k, v in by_extractor.items() if k != "none"})
             has_pdf = F.col(PDF_CONTENT).isNotNull()
             pdf_rows = rows.where(has_pdf)
             pages = rows.where(~has_pdf).drop(PDF_CONTENT)

@@ -26,7 +26,8 @@ from curation.ingest.web.config import IngestConfig
 from curation.ingest.web.extract import Extraction
 from curation.ingest.web.http import charset_param, parse_response
 from curation.ingest.web.sandbox import Extractor, ExtractTimeout
-from curation.ingest.web.warc import Corrupt, RawRecord, iter_records
+from curation.ingest.web.warc import _ARC_LINE as ARC_LINE
+from curation.ingest.web.warc import GZIP_MAGIC, Corrupt, RawRecord, iter_records
 from curation.io import fs
 from curation.io.readers import RecordBuilder, domain_of, parse_date
 from curation.text.tokens import approx_token_count
@@ -160,7 +161,8 @@ class WebReader:
         yield from self._maybe_flush()
 
     def _job_row(self, job: _Job, result: Extraction | Exception) -> dict[str, Any]:
-        fields = job.fields
+        fields = dict(job.fields)
+        note = fields.pop("detail_note", None)
         if isinstance(result, ExtractTimeout):
             return self._kwargs(job.position, job.source_type, S.QUARANTINED, "extract_timeout", str(result), job.head, **fields)
         if isinstance(result, Exception):
@@ -171,7 +173,7 @@ class WebReader:
             return self._kwargs(job.position, job.source_type, S.DROPPED, "empty_extraction",
                                 f"{result.extractor} extracted {len(text)} characters from {job.html_bytes} bytes of HTML",
                                 job.head, **fields)
-        return self._kwargs(job.position, job.source_type, S.KEPT, None, None, None, text=text, **fields)
+        return self._kwargs(job.position, job.source_type, S.KEPT, None, note, None, text=text, **fields)
 
     # -- one framed record ------------------------------------------------------------------------
     def record(self, rec: RawRecord) -> Iterator[pa.RecordBatch]:
@@ -241,6 +243,9 @@ class WebReader:
             yield from self.row(pos, source_type, S.DROPPED, "not_html", f"{head}: payload is {mime or 'untyped'}",
                                 body[:4096], **fields)
             return
+        if h.get("warc-truncated"):
+            # The crawler cut the payload (Common Crawl: 1 MiB); the start of a page is still text, keep it.
+            fields["detail_note"] = f"payload truncated by the crawler (WARC-Truncated: {h['warc-truncated']})"
         yield from self.html_row(pos, source_type, body, http_charset, **fields)
 
     def corrupt(self, c: Corrupt) -> Iterator[pa.RecordBatch]:
@@ -254,6 +259,13 @@ class WebReader:
         items = 0
         try:
             with _open_random_access(self.path) as raw:
+                head = raw.read(1 << 16)
+                raw.seek(0)
+                if head and not looks_like_archive(head):
+                    yield from self.row("file", "unknown", S.QUARANTINED, "unsupported_format",
+                                        "not a WARC/WET/ARC file (plain or gzip), HTML page, PDF, JSONL or Parquet: "
+                                        f"starts with {head[:40]!r}", head[:4096])
+                    return
                 for item in iter_records(raw, self.cfg.max_record_bytes):
                     items += 1
                     if isinstance(item, Corrupt):
@@ -286,6 +298,11 @@ class WebReader:
             yield from self.read_archive()
         yield from self.flush()
         yield from self.out.drain()
+
+
+def looks_like_archive(head: bytes) -> bool:
+    """gzip data, or a WARC/ARC header near the start (lenient: damaged files still go to the framing)."""
+    return GZIP_MAGIC in head or b"WARC/" in head or bool(ARC_LINE.match(head.split(b"\n", 1)[0] + b"\n"))
 
 
 class _open_random_access:

@@ -342,13 +342,18 @@ def _find_magic(raw: BinaryIO, start: int) -> int | None:
 def iter_records(raw: BinaryIO, max_record_bytes: int = 50_000_000) -> Iterator[RawRecord | Corrupt]:
     """Every record of a WARC/ARC file (plain, per-record gzip or whole-file gzip) plus its damaged regions."""
     raw.seek(0)
-    head = raw.read(3)
+    head = raw.read(CHUNK)
     raw.seek(0)
-    if head != GZIP_MAGIC:
-        buf = _Buffer(lambda: raw.read(CHUNK))
-        yield from parse_stream(buf, str, max_record_bytes)
-        return
     offset: int | None = 0
+    if head[:3] != GZIP_MAGIC:
+        first = head.find(GZIP_MAGIC)
+        if first < 0 or head.lstrip()[:5] == b"WARC/" or _ARC_LINE.match(head.split(b"\n", 1)[0] + b"\n"):
+            buf = _Buffer(lambda: raw.read(CHUNK))
+            yield from parse_stream(buf, str, max_record_bytes)
+            return
+        # A gzip file whose first member header is damaged: account for the bytes, go on at the next member.
+        yield Corrupt("0", "corrupt_gzip", f"bytes 0..{first} are not a gzip member (damaged header)")
+        offset = first
     while offset is not None:
         member = _Member(raw, offset)
         start = offset
