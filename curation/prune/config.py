@@ -33,7 +33,7 @@ class PruneConfig:
     eps: float = opt(0.05, "SemDeDup: a document whose cosine to an earlier one in its cluster exceeds 1 - eps is a duplicate.")
     dedup_keep_fraction: float | None = opt(
         None, "D4's R_dedup: when set, eps is chosen so that this fraction of the documents survives SemDeDup (eps is then ignored).")
-    block_size: int = opt(2048, "SemDeDup block: rows compared at once inside a cluster (memory is block x block, never n x n).")
+    block_size: int = opt(2048, "SemDeDup block: rows compared at once inside a cluster (memory: the cluster's vectors plus block x block similarities, never n x n).")
     recluster: bool = opt(True, "D4: refit k-means on the SemDeDup survivors before prototype scores and pruning.")
     # --- pruning policy
     budget_tokens: int | None = opt(None, "Training token budget; with the pool's tokens it gives the data abundance "

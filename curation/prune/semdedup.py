@@ -129,19 +129,23 @@ def keepers_table(table: pa.Table, threshold: float) -> pa.Table:
     }, schema=PASS2_SCHEMA)
 
 
-class Pass1:
-    """Picklable group function for `groupBy(cluster_id).applyInArrow`."""
+def pass1_fn(block_size: int):  # noqa: ANN201
+    """Group function for `groupBy(cluster_id).applyInArrow` (pass 1, heavy: embeddings in, scores out).
 
-    def __init__(self, block_size: int):
-        self.block_size = block_size
+    The inner function has no annotations on purpose: pyspark then takes the pyarrow.Table form
+    (it cannot infer the form from a callable object, and fails on string annotations).
+    """
 
-    def __call__(self, table: pa.Table) -> pa.Table:
-        return semdedup_table(table, self.block_size)
+    def run(table):  # type: ignore[no-untyped-def]
+        return semdedup_table(table, block_size)
+
+    return run
 
 
-class Pass2:
-    def __init__(self, threshold: float):
-        self.threshold = threshold
+def pass2_fn(threshold: float):  # noqa: ANN201
+    """Group function for pass 2 (light: scores in, removed rows and their kept representative out)."""
 
-    def __call__(self, table: pa.Table) -> pa.Table:
-        return keepers_table(table, self.threshold)
+    def run(table):  # type: ignore[no-untyped-def]
+        return keepers_table(table, threshold)
+
+    return run

@@ -97,7 +97,7 @@ class PruneStage(Stage):
         spark = ctx.spark
         timings: dict[str, float] = {}
         device = pick_device(cfg.device)
-        ctx.record_model("prune.embedding", resolve_model(cfg.model), name=cfg.model, device=device,
+        ctx.record_model("prune.embedding", resolve_model(cfg.model), model=cfg.model, device=device,
                          max_seq_length=cfg.max_seq_length, dtype=cfg.dtype)
 
         # 1. embeddings, materialised once (side/embedded) with a stable row key for the joins below
@@ -187,7 +187,7 @@ class PruneStage(Stage):
         light = scored.where(_embedded() & F.col(CLUSTER_ID).isNotNull()).select(
             SD.ROW, CLUSTER_ID, PROTOTYPE_DISTANCE, EMBEDDING, EMBEDDING_F16, "doc_id", "source_id")
         p1_path = fs.spark_path(fs.join(ctx.stage_dir, "semdedup"))
-        (light.groupBy(CLUSTER_ID).applyInArrow(SD.Pass1(cfg.block_size), spark_schema(SD.PASS1_SCHEMA))
+        (light.groupBy(CLUSTER_ID).applyInArrow(SD.pass1_fn(cfg.block_size), spark_schema(SD.PASS1_SCHEMA))
          .write.mode("overwrite").parquet(p1_path))
         p1 = ctx.spark.read.parquet(p1_path)
         info: dict[str, Any] = {"block_size": cfg.block_size, "order": "farthest from centroid first (keep_hard)"}
@@ -206,7 +206,7 @@ class PruneStage(Stage):
         info["threshold_cosine"] = threshold
         p2_path = fs.spark_path(fs.join(ctx.stage_dir, "semdedup_removed"))
         (p1.select(SD.ROW, CLUSTER_ID, SD.POS, SD.MAX_COS, SD.NEAREST, "source_id").groupBy(CLUSTER_ID)
-         .applyInArrow(SD.Pass2(threshold), spark_schema(SD.PASS2_SCHEMA)).write.mode("overwrite").parquet(p2_path))
+         .applyInArrow(SD.pass2_fn(threshold), spark_schema(SD.PASS2_SCHEMA)).write.mode("overwrite").parquet(p2_path))
         p2 = ctx.spark.read.parquet(p2_path)
         n_dup = p2.count()
         info["duplicates"] = n_dup

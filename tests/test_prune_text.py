@@ -1,0 +1,162 @@
+"""prune on real text with the real embedding model (MiniLM, CPU): prototypes and SemDeDup quality.
+
+Scaled-down versions of PAPERS.md 3e.2 and 3e.3 (the full sizes take minutes of CPU embedding on
+the shared machine): real PDF pages and language-id texts from sample_data, plus planted templated
+boilerplate and planted near-duplicates (one name or place changed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from curation.prune.config import PruneConfig
+from curation.prune.embed import EMBEDDING, EmbedTransform, encode, to_list_array
+from curation.prune.kmeans import auto_k, fit_spherical_kmeans, nearest_centroid
+from curation.prune.policy import allocate_quotas
+from curation.prune.semdedup import CLUSTER_ID, MAX_COS, ROW, keepers_table, semdedup_table
+
+pytestmark = pytest.mark.heavy  # ~200 CPU embeddings: 10-50 s on the shared machine
+
+NAMES = ["Lisbon", "Nairobi", "Okonkwo", "Valparaiso", "Hendricks", "Tbilisi", "Marguerite", "Kowalski"]
+TEMPLATE = ("This website uses cookies to improve your experience. By continuing to browse the site you agree to "
+            "our use of cookies. You can change your cookie settings at any time. Read our privacy policy and terms "
+            "of service. Contact us | Sitemap | Accessibility | Careers | Press. Copyright {year} {site}. "
+            "All rights reserved.")
+SITES = ["Northwind Traders", "Globex", "Initech", "Umbrella Foods", "Stark Hardware", "Wayne Travel", "Acme Tools",
+         "Hooli Cloud", "Vandelay Imports", "Soylent Market", "Wonka Sweets", "Duff Brewery", "Oscorp Labs",
+         "Cyberdyne Parts", "Tyrell Homes", "Gringotts Bank", "Monarch Books", "Pied Piper", "Aperture Science",
+         "Black Mesa"]
+
+
+PEOPLE = ["Anna Kowalski", "Tomas Herrera", "Amina Okafor", "Li Wei", "Sofia Rossi", "James Carter"]
+PLACES = ["Lisbon", "Nairobi", "Valparaiso", "Tbilisi", "Osaka", "Winnipeg", "Gdansk", "Cusco"]
+
+
+def words(text: str) -> int:
+    return len(re.findall(r"[A-Za-z]{2,}", text))
+
+
+def byline(i: int, place: int) -> str:
+    return (f" This copy was prepared by {PEOPLE[i % len(PEOPLE)]} for the regional office in "
+            f"{PLACES[place % len(PLACES)]} and checked by the editorial committee. ")
+
+
+def planted_pair(text: str, i: int) -> tuple[str, str]:
+    """A templated near-duplicate pair: the same document with a template sentence whose place differs
+    (one place changed), inserted at a sentence end inside the embedded window."""
+    cut = text.find(". ", 150, 400) + 1 or text.find(" ", 250)  # well inside the 128-token window
+    return text[:cut] + byline(i, i) + text[cut:], text[:cut] + byline(i, i + 3) + text[cut:]
+
+
+@pytest.fixture(scope="module")
+def corpus(sample_dir):
+    docs = [json.loads(line) for line in open(sample_dir / "jsonl" / "documents.jsonl")]
+    # prose pages (>= 120 words in the first 900 characters): table skeletons are too short for a byline test
+    pages = [d for d in docs if d["id"].startswith("pdftext/") and words(d["text"][:900]) >= 120][:100]
+    langid = [d for d in docs if d["id"].startswith("langid/")][:30]
+    pairs = [planted_pair(d["text"][:900], i) for i, d in enumerate(pages[:30])]
+    rows = [(d["id"], pairs[i][0] if i < len(pairs) else d["text"][:900], "unique") for i, d in enumerate(pages)]
+    rows += [(d["id"], d["text"][:900], "unique") for d in langid]
+    rows += [(f"variant/{i}", pair[1], "variant") for i, pair in enumerate(pairs)]
+    rows += [(f"template/{i}", TEMPLATE.format(site=s, year=2010 + i % 12), "template") for i, s in enumerate(SITES)]
+    cfg = PruneConfig(max_seq_length=128, torch_threads=2)
+    x = encode(cfg, [r[1] for r in rows])
+    return rows, x
+
+
+def clusters(x: np.ndarray, seed: int = 1234):
+    k = auto_k(len(x))
+    c, _ = fit_spherical_kmeans(x, k, niter=20, seed=seed)
+    ids, sims = nearest_centroid(x, c)
+    return ids, 1.0 - sims
+
+
+def test_templated_boilerplate_ranks_in_the_lowest_distance_quartile(corpus):
+    rows, x = corpus
+    ids, dist = clusters(x)
+    q1 = np.quantile(dist, 0.25)
+    kinds = np.array([r[2] for r in rows])
+    template = dist[kinds == "template"]
+    assert (template <= q1).all(), (template, q1)
+    assert np.median(dist[kinds == "unique"]) > 2 * np.median(template)
+
+
+def test_per_cluster_pruning_keeps_cluster_proportions_within_two_points(corpus):
+    rows, x = corpus
+    ids, dist = clusters(x)
+    n = len(ids)
+    counts = {int(c): int((ids == c).sum()) for c in np.unique(ids)}
+    for f in (0.5, 0.3):
+        target = int(f * n)
+        quotas = allocate_quotas(counts, target)
+        assert sum(quotas.values()) == target
+        for c, n_c in counts.items():
+            assert abs(quotas[c] / target - n_c / n) <= 0.02
+    # whereas one global keep-hard cut (no class balance) empties the boilerplate cluster
+    keep = np.argsort(-dist)[: n // 2]
+    kinds = np.array([r[2] for r in rows])
+    assert (kinds[keep] == "template").sum() == 0
+
+
+def test_semdedup_removes_planted_variants_and_spares_unique_documents(corpus):
+    rows, x = corpus
+    ids, dist = clusters(x)
+    report = {eps: semdedup_outcome(rows, x, ids, dist, 1.0 - eps) for eps in (0.05, 0.1)}
+    for eps, (variant_recall, lost_unique_share) in report.items():
+        print(f"eps={eps}: planted variants removed {variant_recall:.1%}, unique documents removed {lost_unique_share:.1%}")
+        assert variant_recall >= 0.9
+        assert lost_unique_share <= 0.05
+
+
+def semdedup_outcome(rows, x, ids, dist, threshold: float) -> tuple[float, float]:
+    n = len(rows)
+    table = pa.table({
+        ROW: pa.array(np.arange(n), pa.int64()), CLUSTER_ID: pa.array(ids, pa.int64()),
+        "prototype_distance": pa.array(dist), EMBEDDING: to_list_array(x, np.ones(n, bool)),
+        "doc_id": [r[0] for r in rows], "source_id": [r[0] for r in rows],
+    })
+    removed: dict[str, str] = {}
+    for c in np.unique(ids):
+        part = table.filter(pa.compute.equal(table.column(CLUSTER_ID), int(c)))
+        scored = semdedup_table(part, block_size=16)  # small blocks: exercise the blockwise path
+        assert scored.column(MAX_COS).null_count == 1  # only the first of each cluster has no earlier item
+        out = keepers_table(scored, threshold)
+        gone = [rows[r][0] for r in out.column(ROW).to_pylist()]
+        removed.update(zip(gone, out.column("_sd_keeper").to_pylist(), strict=True))
+    variants = [r[0] for r in rows if r[2] == "variant"]
+    uniques = [r[0] for r in rows if r[2] == "unique"]
+    pair_removed = sum(1 for i, v in enumerate(variants) if v in removed or rows[i][0] in removed)
+    # an original removed in favour of its variant counts as the pair's removal, not as a lost unique doc
+    originals = {rows[i][0] for i in range(len(variants))}
+    lost_unique = [u for u in uniques if u in removed and u not in originals]
+    for keeper in removed.values():
+        assert keeper not in removed
+    # in each planted pair the survivor is the one farther from its centroid (same cluster)
+    pos = {r[0]: i for i, r in enumerate(rows)}
+    for i, v in enumerate(variants):
+        a, b = pos[v], i
+        if ids[a] == ids[b] and (v in removed) != (rows[i][0] in removed):
+            survivor, gone = (b, a) if v in removed else (a, b)
+            assert dist[survivor] >= dist[gone]
+    return pair_removed / len(variants), len(lost_unique) / len(uniques)
+
+
+def test_embed_transform_quarantines_rows_without_text_and_truncates_huge_ones():
+    cfg = PruneConfig(max_seq_length=32, torch_threads=2)
+    huge = "word " * 2_000_000  # 10 MB: cut to max_seq_length * 8 characters before tokenising
+    batch = pa.RecordBatch.from_pydict({
+        "doc_id": ["a", "b", "c", "d"], "text": ["A short text about cats.", None, huge, "dropped earlier"],
+        "decision": ["kept", "kept", "kept", "dropped"], "reason": [None, None, None, "x"],
+        "related_id": [None] * 4, "detail": [None] * 4,
+    })
+    out = EmbedTransform(cfg)(batch)
+    emb = out.column(EMBEDDING).to_pylist()
+    assert len(emb[0]) == 384 and emb[1] is None and len(emb[2]) == 384 and emb[3] is None
+    assert out.column("decision").to_pylist() == ["kept", "quarantined", "kept", "dropped"]
+    assert out.column("reason")[1].as_py() == "embedding_failed"
+    assert abs(np.linalg.norm(emb[0]) - 1.0) < 1e-4
