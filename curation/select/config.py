@@ -16,16 +16,16 @@ class ProxyConfig:
         "byte-tiny", "Proxy LM size: byte-tiny (2x64, CPU demo, minutes), byte-small (4x256), byte-base (8x512, GPU).")
     buckets: int = opt(5, "Train proxies on the best this many buckets (m in PAPERS.md 4c).")
     multiples: list[float] = opt([0.5, 1, 2, 4, 8], "Token budgets as multiples of the bucket size P (one run, evaluated at each).")
-    max_pool_tokens: int = opt(200_000, "Cap on the tokens of one bucket used for its proxy (a random sample of its "
+    max_pool_tokens: int = opt(20_000, "Cap on the tokens of one bucket used for its proxy (a random sample of its "
                                         "documents); raise it on a GPU.")
     reference_docs: int = opt(64, "Held-out reference documents for the validation loss (taken out before bucketing).")
     reference: str | None = opt(None, "Reference set (JSONL/Parquet with text); unset: held out from the top half by score.")
-    context: int = opt(128, "Context length in bytes.")
+    context: int = opt(64, "Context length in bytes.")
     batch_size: int = opt(16, "Sequences per step.")
     learning_rate: float = opt(3e-3, "AdamW learning rate (constant after a short warm-up, so one run can be "
                                      "evaluated at every budget).")
     device: str = opt("auto", "torch device: auto (cuda when available), cpu, cuda, cuda:1 ...")
-    threads: int = opt(2, "torch CPU threads.")
+    threads: int = opt(1, "torch CPU threads (1 by default: the demo machine is shared).")
     seed: int = opt(0, "Random seed (sampling, init, batches).")
 
 

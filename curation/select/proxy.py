@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ MODELS: dict[str, dict[str, int]] = {
     "byte-small": {"layers": 4, "d_model": 256, "heads": 4},
     "byte-base": {"layers": 8, "d_model": 512, "heads": 8},
 }
+log = logging.getLogger("curation.select.proxy")
 SEP = 256  # document separator token (bytes are 0..255)
 VOCAB = 257
 
@@ -272,6 +274,8 @@ def train_curve(train: Sample, reference: Sample, pc: ProxyConfig, multiples: li
         while ti < len(targets) and seen >= targets[ti] * pool_bytes - 1e-9:
             out.append({"multiple": targets[ti], "bytes_seen": seen, "pool_bytes": pool_bytes, "steps": step + 1,
                         "loss": evaluate(), "train_loss": float(loss.item()), "seconds": round(time.time() - started, 2)})
+            log.info("  %.2gx pool: step %d/%d, validation loss %.4f (%.1f s)", targets[ti], step + 1, total_steps,
+                     out[-1]["loss"], out[-1]["seconds"])
             ti += 1
     return out
 
@@ -286,6 +290,7 @@ def run_proxies(paths: list[str], cfg: SelectConfig, output: str | Path) -> tupl
     for k in sorted(samples):
         s = samples[k]
         tokens_per_byte = s.tokens / s.bytes if s.bytes else 0.25
+        log.info("bucket %d: %d docs, %d tokens (%d bytes)", k, len(s.texts), s.tokens, s.bytes)
         curve = train_curve(s, reference, pc, list(pc.multiples))
         for c in curve:
             pool_tokens = c["pool_bytes"] * tokens_per_byte
@@ -314,7 +319,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--fit", action="store_true", help="also fit the laws (<output>.laws.json) and print the fit quality")
     p.add_argument("--config", "-c")
     p.add_argument("--set", "-s", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     a = p.parse_args(argv)
+    if not a.quiet:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_select_config(a.config, a.set)
     started = time.time()
     out, points = run_proxies(a.input, cfg, a.output)
