@@ -12,9 +12,12 @@ stays small and picklable (only the path travels to executors).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -77,26 +80,45 @@ def train_fasttext(positives: list[str], negatives: list[str], output: str | Pat
         raise ValueError(f"need positive and negative examples (got {len(positives)} and {len(negatives)})")
     if label == NEGATIVE_LABEL:
         raise ValueError(f"the positive label must differ from the negative label {NEGATIVE_LABEL!r}")
-    fasttext = _quiet_fasttext()
     rows = [f"__label__{label} {single_line(t)}" for t in positives if single_line(t)]
     rows += [f"__label__{NEGATIVE_LABEL} {single_line(t)}" for t in negatives if single_line(t)]
     random.Random(seed).shuffle(rows)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
+    params = {"wordNgrams": word_ngrams, "epoch": epoch, "dim": dim, "lr": lr, "minCount": min_count, "bucket": bucket,
+              "seed": seed, "thread": threads, "verbose": 0}
+    quant = {"qnorm": True, "retrain": False, "cutoff": cutoff, "dsub": dsub} if quantize else None
     with tempfile.TemporaryDirectory(prefix="curation-fasttext-") as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
-        model = fasttext.train_supervised(
-            input=str(train_file), wordNgrams=word_ngrams, epoch=epoch, dim=dim, lr=lr, minCount=min_count,
-            bucket=bucket, seed=seed, thread=threads, verbose=0,
-        )
-    if quantize:
-        # retrain=False keeps the trained weights; qnorm/cutoff keep the file small.
-        model.quantize(input=None, qnorm=True, retrain=False, cutoff=cutoff, dsub=dsub)
-    tmp_out = out.with_name(out.name + ".tmp")
-    model.save_model(str(tmp_out))
+        tmp_out = out.with_name(out.name + ".tmp")
+        _train_isolated(train_file, tmp_out, params, quant)
     os.replace(tmp_out, out)
     return out
+
+
+def _train_isolated(train_file: Path, out: Path, params: dict, quant: dict | None) -> None:
+    """Train in a fresh Python process.
+
+    fastText's trainer intermittently reports "Encountered NaN" when the calling process has already run
+    other native libraries (seen after the `tokenizers` Rust library had encoded text); a clean process
+    trains reliably, and a crash there cannot take a Spark worker or the CLI down with it.
+    """
+    job = json.dumps({"input": str(train_file), "output": str(out), "params": params, "quantize": quant})
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    r = subprocess.run([sys.executable, "-m", "curation.annotate.classifier", job], env=env, capture_output=True, text=True)
+    if r.returncode != 0 or not out.is_file():
+        raise RuntimeError(f"fastText training failed: {(r.stderr or r.stdout).strip().splitlines()[-1:] or r.returncode}")
+
+
+def _train_job(job: dict) -> None:
+    fasttext = _quiet_fasttext()
+    model = fasttext.train_supervised(input=job["input"], **job["params"])
+    if job["quantize"]:
+        model.quantize(input=None, **job["quantize"])  # retrain=False keeps the trained weights
+    model.save_model(job["output"])
 
 
 class FastTextScorer:
@@ -136,3 +158,7 @@ class FastTextScorer:
 
     def __repr__(self) -> str:
         return f"FastTextScorer({self.model_path!r})"
+
+
+if __name__ == "__main__":  # the isolated training process (see _train_isolated)
+    _train_job(json.loads(sys.argv[1]))

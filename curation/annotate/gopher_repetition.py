@@ -1,11 +1,8 @@
 """Gopher repetition rules: duplicated lines, paragraphs and word n-grams (Rae et al. 2021, table A1).
 
 Defaults and definitions follow datatrove's GopherRepetitionFilter (characters are counted against the
-whole text, n-gram characters without the spaces between words). One deliberate difference: the
-duplicated n-gram share counts the characters of every word covered by a repeated occurrence of an
-n-gram (the paper's "characters contained within all duplicate n-grams"), computed for the whole batch
-with numpy; datatrove scans greedily and skips n words after each hit, which counts up to n-1 fewer
-words per repeated block. The benchmark reports how often the two disagree.
+whole text, n-gram characters without the spaces between words). datatrove's greedy count of repeated
+n-grams is replayed exactly, but only over the positions of n-grams that occur twice or more.
 """
 
 from __future__ import annotations
@@ -18,10 +15,11 @@ import pyarrow.compute as pc
 from curation.annotate import textops
 from curation.annotate.gopher_quality import Mode
 from curation.annotate.rules import Rule, RuleSet, TextBatch
-from curation.annotate.textops import Parts, bincount, mix64, safe_div
+from curation.annotate.textops import Parts, mix64, safe_div
 from curation.config import opt
 
 TOP_NGRAMS = {2: 0.20, 3: 0.18, 4: 0.16}
+MAX_GREEDY = 20_000
 DUP_NGRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
 
 
@@ -84,6 +82,10 @@ class GopherRepetition(RuleSet):
         }
         words = tb.words
         cum = np.concatenate([[0], np.cumsum(words.lengths)])
+        for n in TOP_NGRAMS:  # documents (or batches) with fewer than n words: no top n-gram, no repeats
+            out[f"top_{n}gram_char_frac"] = np.full(tb.n, np.nan)
+        for n in DUP_NGRAMS:
+            out[f"dup_{n}gram_char_frac"] = safe_div(np.zeros(tb.n), n_chars)
         for n, keys, starts in ngram_hashes(words, max(max(TOP_NGRAMS), max(DUP_NGRAMS))):
             if n in TOP_NGRAMS:
                 out[f"top_{n}gram_char_frac"] = safe_div(top_ngram_chars(words, n, keys, starts, cum), n_chars)
@@ -109,13 +111,17 @@ def ngram_hashes(words: Parts, max_n: int):
         yield n, h[starts], starts
 
 
-def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stable sort of keys: (order, group start offsets in the sorted order, group sizes)."""
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    bounds = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
-    sizes = np.diff(np.append(bounds, sk.size))
-    return order, bounds, sizes
+def first_occurrence(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group code per element, in order of first appearance; mask of first occurrences) via hashing, O(n)."""
+    import pandas as pd
+
+    codes, _ = pd.factorize(keys)
+    running = np.maximum.accumulate(codes)
+    first = np.empty(codes.size, dtype=bool)
+    if codes.size:
+        first[0] = True
+        first[1:] = running[1:] > running[:-1]
+    return codes, first
 
 
 def top_ngram_chars(words: Parts, n: int, keys: np.ndarray, starts: np.ndarray, cum: np.ndarray) -> np.ndarray:
@@ -126,27 +132,58 @@ def top_ngram_chars(words: Parts, n: int, keys: np.ndarray, starts: np.ndarray, 
     out = np.full(words.n_docs, np.nan)
     if keys.size == 0:
         return out
-    order, bounds, counts = _groups(keys)
-    first_start = starts[order[bounds]]  # stable sort: the group's earliest occurrence comes first
-    docs = words.parents[first_start]
-    pick = np.lexsort((first_start, -counts, docs))
-    pick = pick[np.concatenate([[True], docs[pick][1:] != docs[pick][:-1]])]
+    codes, first = first_occurrence(keys)
+    counts = np.bincount(codes)
+    first_start = starts[first]  # group g's first position; groups are numbered in order of appearance,
+    docs = words.parents[first_start]  # so each document's groups are one contiguous, ordered run
+    seg = np.flatnonzero(np.concatenate([[True], docs[1:] != docs[:-1]]))
+    seg_of = np.repeat(np.arange(seg.size), np.diff(np.append(seg, docs.size)))
+    best = np.maximum.reduceat(counts, seg)
+    hit = np.flatnonzero(counts == best[seg_of])
+    pick = hit[np.concatenate([[True], seg_of[hit][1:] != seg_of[hit][:-1]])]  # first maximal group per doc
     s = first_start[pick]
     out[docs[pick]] = counts[pick] * ((cum[s + n] - cum[s]) + (n - 1))
     return out
 
 
 def dup_ngram_chars(words: Parts, n: int, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Characters (without spaces) of words covered by a repeated occurrence of some n-gram."""
+    """Characters (without spaces) of repeated n-grams, counted exactly the way datatrove's greedy scan does.
+
+    datatrove walks the words; at an n-gram it has remembered it counts the n-gram's characters and jumps
+    n words (the skipped n-grams are not remembered), otherwise it remembers the n-gram and moves one word.
+    Only n-grams that occur at least twice can change the outcome, so the scan is replayed over their
+    positions alone (found by hashing, vectorised): few in normal text. Documents with more than
+    MAX_GREEDY such positions (highly repetitive, far over any limit) get the vectorised union of the
+    words covered by repeated n-grams instead, an upper bound of the greedy count.
+    """
+    out = np.zeros(words.n_docs)
     if keys.size == 0:
-        return np.zeros(words.n_docs)
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    repeat = starts[order[1:][sk[1:] == sk[:-1]]]
-    if repeat.size == 0:
-        return np.zeros(words.n_docs)
-    diff = np.zeros(len(words.parents) + 1, dtype=np.int64)
-    np.add.at(diff, repeat, 1)
-    np.add.at(diff, repeat + n, -1)
-    covered = np.cumsum(diff[:-1]) > 0
-    return bincount(words.parents[covered], words.n_docs, words.lengths[covered].astype(np.float64))
+        return out
+    codes, first = first_occurrence(keys)
+    multi = np.bincount(codes)[codes] >= 2
+    if not multi.any():
+        return out
+    pos, gcode = starts[multi], codes[multi]
+    cum = np.concatenate([[0], np.cumsum(words.lengths)])
+    gram_chars = cum[pos + n] - cum[pos]
+    docs = words.parents[pos]
+    bounds = np.flatnonzero(np.concatenate([[True], docs[1:] != docs[:-1], [True]]))
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b - a > MAX_GREEDY:
+            rep = pos[a:b][~first[multi][a:b]]
+            diff = np.zeros(len(words.parents) + 1, dtype=np.int64)
+            np.add.at(diff, rep, 1)
+            np.add.at(diff, rep + n, -1)
+            out[docs[a]] = float(words.lengths[np.cumsum(diff[:-1]) > 0].sum())
+            continue
+        total, nxt, seen = 0, -1, set()
+        for p, g, chars in zip(pos[a:b].tolist(), gcode[a:b].tolist(), gram_chars[a:b].tolist(), strict=True):
+            if p < nxt:
+                continue
+            if g in seen:
+                total += chars
+                nxt = p + n
+            else:
+                seen.add(g)
+        out[docs[a]] = total
+    return out

