@@ -71,8 +71,9 @@ def _matches(column: str, path: tuple[str, ...]) -> bool:
     if col == "language_score":
         return leaf in {"min_language_score", "language_threshold", "min_lang_score", "min_score", "threshold"} and any(
             "lang" in p for p in lowered)
-    if col == "token_count":
-        return leaf in {"min_tokens", "max_tokens"}
+    if col == "token_count":  # document-length filters, not generation limits (rewrite.max_tokens)
+        return leaf in {"min_tokens", "max_tokens"} and not any(
+            p in ("rewrite", "proxy", "fit", "llm") for p in lowered[:-1])
     if col == "prototype_distance":
         return "distance" in leaf and any("prune" in p for p in lowered)
     return False
