@@ -45,6 +45,8 @@ class DedupConfig:
         2000, "LSH-Ensemble buckets with more indexed documents than this are skipped (shared boilerplate); counted in the manifest.")
     index_dir: str | None = opt(
         None, "Persisted dedup index (Parquet). Set it to dedup each new batch against all previous batches without reprocessing them; kept documents are appended.")
+    detailed_stats: bool = opt(
+        True, "Count the pairs surviving each step (candidates, verified, min-max, ...) for the manifest; costs one small Spark job each.")
     keep_work: bool = opt(False, "Keep intermediate Parquet (features, edges, pairs) in the stage's side folder for inspection.")
 
     def validate(self) -> None:

@@ -155,7 +155,8 @@ def run_dedup(spark: SparkSession, docs: DataFrame, cfg: DedupConfig, work_dir: 
         kept_signals.append(members.where(F.col("doc_id") == F.col("rep.doc_id"))
                             .select("doc_id", F.col("doc_id").alias("dup_cluster_id"), F.lit(1).alias("prio")))
         survivors = allf.join(exact.select("doc_id"), "doc_id", "left_anti")
-        stats["exact_dropped"] = exact.count()
+        if cfg.detailed_stats:
+            stats["exact_dropped"] = exact.count()
         stats["seconds_exact"] = round(time.time() - t, 2)
 
     # 2. near duplicates -------------------------------------------------------------------------
@@ -178,7 +179,8 @@ def run_dedup(spark: SparkSession, docs: DataFrame, cfg: DedupConfig, work_dir: 
                    .where((F.col("n") > 1) & (F.col("any_new") == 0)).select("members"))
         edges = map_batches(buckets, BucketEdges(cfg.max_bucket_pairs), EDGE_SCHEMA).distinct()
         edges = ws.save(edges, "near_candidates")
-        stats["near_candidate_pairs"] = edges.count()
+        if cfg.detailed_stats:
+            stats["near_candidate_pairs"] = edges.count()
         if cfg.verification != "none":
             col = "sig_min" if cfg.verification == "estimate" else "shingles"
             side = survivors.select("node", col)
@@ -192,7 +194,8 @@ def run_dedup(spark: SparkSession, docs: DataFrame, cfg: DedupConfig, work_dir: 
                 fn = PairScore("jaccard", cfg.num_perm)
             scored = map_batches(pairs, fn, SCORE_SCHEMA)
             edges = ws.save(scored.where(F.col("score") >= cfg.threshold).select("a", "b"), "near_edges")
-        stats["near_verified_pairs"] = edges.count()
+        if cfg.detailed_stats:
+            stats["near_verified_pairs"] = edges.count()
         comp = ws.save(connected_components(spark, edges, ws.path("cc")), "components")
         info = survivors.select("node", "doc_id", "source_id", "fixed", "sig_min", rank_struct(cfg).alias("rank"))
         members = comp.join(info, "node")
@@ -212,8 +215,9 @@ def run_dedup(spark: SparkSession, docs: DataFrame, cfg: DedupConfig, work_dir: 
         kept_signals.append(members.where(~F.col("fixed") & (F.col("doc_id") == F.col("rep.doc_id")))
                             .select("doc_id", F.col("doc_id").alias("dup_cluster_id"), F.lit(0).alias("prio")))
         survivors = survivors.join(near.select("doc_id"), "doc_id", "left_anti")
-        stats["near_dropped"] = near.count()
-        stats["near_components"] = reps.count()
+        if cfg.detailed_stats:
+            stats["near_dropped"] = near.count()
+            stats["near_components"] = reps.count()
         stats["seconds_near"] = round(time.time() - t, 2)
 
     # 3. containment -----------------------------------------------------------------------------
@@ -271,20 +275,23 @@ def containment_step(spark: SparkSession, ws: Workspace, survivors: DataFrame, c
                             | (F.col("language_a") == F.col("language_b")))
     cands = ws.save(cands.select("a", "b", F.col("n_shingles_a").alias("n_a"), F.col("n_shingles_b").alias("n_b")),
                     "contain_candidates")
-    stats["containment_candidate_pairs"] = cands.count()
+    if cfg.detailed_stats:
+        stats["containment_candidate_pairs"] = cands.count()
     sigs = elig.select("node", "sig_min", "sig_max")
     with_sigs = (cands.join(sigs.select(F.col("node").alias("a"), F.col("sig_min").alias("min_a"), F.col("sig_max").alias("max_a")), "a")
                  .join(sigs.select(F.col("node").alias("b"), F.col("sig_min").alias("min_b"), F.col("sig_max").alias("max_b")), "b"))
     pruned = map_batches(with_sigs.select("a", "b", "n_a", "n_b", "min_a", "max_a", "min_b", "max_b"),
                          MinMaxPrune(cfg.num_perm, t_, cfg.containment_minmax_slack), PRUNE_SCHEMA)
     pruned = ws.save(pruned.where("keep").select("a", "b"), "contain_after_minmax")
-    stats["containment_after_minmax"] = pruned.count()
+    if cfg.detailed_stats:
+        stats["containment_after_minmax"] = pruned.count()
     sh = elig.select("node", "shingles")
     pairs = (pruned.join(sh.select(F.col("node").alias("a"), F.col("shingles").alias("sh_a")), "a")
              .join(sh.select(F.col("node").alias("b"), F.col("shingles").alias("sh_b")), "b"))
     scored = map_batches(pairs.select("a", "b", "sh_a", "sh_b"), PairScore("containment", cfg.num_perm), SCORE_SCHEMA)
     verified = ws.save(scored.where(F.col("score") >= t_), "contain_verified")
-    stats["containment_verified_pairs"] = verified.count()
+    if cfg.detailed_stats:
+        stats["containment_verified_pairs"] = verified.count()
     # Best container per query: prefer containers that are not contained themselves, then score, then rule.
     dropped = verified.select(F.col("a").alias("b")).distinct().withColumn("b_dropped", F.lit(1))
     rank = survivors.select(F.col("node").alias("b"), rank_struct(cfg).alias("rank_b"))
@@ -293,7 +300,6 @@ def containment_step(spark: SparkSession, ws: Workspace, survivors: DataFrame, c
                                              F.col("rank_b").alias("rank"))).alias("best")))
     ids = survivors.select(F.col("node").alias("a"), "doc_id")
     best = best.join(ids, "a")
-    stats["contained"] = best.count()
     return _drops(best, CONTAINED, F.col("best.rank.doc_id"), None, -F.col("best.s"), None,
                   F.concat(F.format_number(-F.col("best.s"), 3), F.lit(" of its shingles are in "),
                            F.col("best.rank.source_id")))
@@ -329,7 +335,9 @@ def resolve(spark: SparkSession, ws: Workspace, drops: list[DataFrame], kept_sig
                        F.when(F.col("root") == F.col("target"), F.col("detail"))
                        .otherwise(F.concat(F.col("detail"), F.lit("; that document was dropped in turn, kept: "),
                                            F.col("related_id"))).alias("detail"),
-                       *SIGNAL_COLUMNS))
+                       # the cluster is named after the kept document its members resolve to
+                       F.when(F.col("dup_cluster_id").isNotNull(), F.col("root")).alias("dup_cluster_id"),
+                       "containment_score", "jaccard_to_representative"))
     out = dropped
     if kept_signals:
         ks = kept_signals[0]

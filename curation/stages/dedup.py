@@ -45,12 +45,13 @@ class DedupStage(Stage):
             "doc_id", *[F.col(c).alias(f"_d_{c}") for c in ("decision", "reason", "related_id", "detail", *SIGNAL_COLUMNS)])
         base = docs.drop(*[c for c in SIGNAL_COLUMNS if c in docs.columns])
         out = base.join(dec, "doc_id", "left")
-        kept = F.col("decision") == F.lit("kept")
+        # decide once which rows take dedup's decision (only rows still kept), then overwrite all four columns
+        out = out.withColumn("_d_apply", (F.col("decision") == F.lit("kept")) & F.col("_d_decision").isNotNull())
         for c in ("decision", "reason", "related_id", "detail"):
-            out = out.withColumn(c, F.when(kept & F.col("_d_decision").isNotNull(), F.col(f"_d_{c}")).otherwise(F.col(c)))
+            out = out.withColumn(c, F.when(F.col("_d_apply"), F.col(f"_d_{c}")).otherwise(F.col(c)))
         for c in SIGNAL_COLUMNS:
             out = out.withColumnRenamed(f"_d_{c}", c)
-        return out.drop("_d_decision", "_d_reason", "_d_related_id", "_d_detail")
+        return out.drop("_d_apply", "_d_decision", "_d_reason", "_d_related_id", "_d_detail")
 
 
 STAGE = DedupStage
