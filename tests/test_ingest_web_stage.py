@@ -30,7 +30,14 @@ def test_ingest_stage_end_to_end(spark, sample_dir: Path, tmp_path: Path, make_c
     data = (sample_dir / "warc" / "resiliparse_clueweb09-quirk.warc.gz").read_bytes()
     (inputs / "cut.warc.gz").write_bytes(data[: len(data) // 2])
     (inputs / "docs.jsonl").write_text(json.dumps({"id": "j1", "text": "hello world"}) + "\n{bad json\n")
-    pdfs = sorted((sample_dir / "pdf").glob("*.pdf"))[:1]
+    pdfs = sorted((sample_dir / "pdf").glob("*.pdf"), key=lambda f: f.stat().st_size)[:1]
+    # A PDF inside a WARC response record goes to the PDF path too, and keeps its WARC-Record-ID.
+    pdf_bytes = pdfs[0].read_bytes()
+    http_pdf = b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n\r\n" + pdf_bytes
+    head = ("WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:pdf-in-warc>\r\n"
+            "WARC-Date: 2024-01-02T03:04:05Z\r\nWARC-Target-URI: http://papers.example/a.pdf\r\n"
+            f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http_pdf)}\r\n\r\n")
+    (inputs / "pdf.warc").write_bytes(head.encode() + http_pdf + b"\r\n\r\n")
     for p in pdfs:
         shutil.copy(p, inputs / p.name)
     expected_web = {}
@@ -39,7 +46,8 @@ def test_ingest_stage_end_to_end(spark, sample_dir: Path, tmp_path: Path, make_c
             continue
         t = pa.Table.from_batches(list(read_web_file(str(f), IngestConfig(extract_timeout_s=0))))
         expected_web.update(dict(zip(t["source_id"].to_pylist(), t["reason"].to_pylist(), strict=True)))
-    cfg = make_config(**{"ingest.dedup_urls": "true", "ingest.url_blocklist": "[example.com]"})
+    # pdf.alpha=0: no OCR in this test (the PDF path has its own tests); the contract is one row per PDF.
+    cfg = make_config(**{"ingest.dedup_urls": "true", "ingest.url_blocklist": "[example.com]", "ingest.pdf.alpha": "0.0"})
     out = tmp_path / "run"
     manifest = run_pipeline(cfg, stages=["ingest"], inputs=[str(inputs)], out_dir=str(out), spark=spark)
     stage = manifest["stages"][0]
@@ -57,8 +65,9 @@ def test_ingest_stage_end_to_end(spark, sample_dir: Path, tmp_path: Path, make_c
     assert dup["related_id"] in by_source and by_source[dup["related_id"]]["decision"] == S.KEPT
     assert by_source["j1"]["decision"] == S.KEPT
     # PDF: parsed when the PDF path exists, otherwise skipped with a counted reason, never lost.
-    pdf_rows = [r for r in ledger if r["source_id"].endswith(".pdf")]
-    assert len(pdf_rows) == len(pdfs)
+    pdf_rows = [r for r in ledger if r["source_id"].endswith(".pdf") or r["source_id"] == "urn:uuid:pdf-in-warc"]
+    assert len(pdf_rows) == len(pdfs) + 1
+    assert expected_web["urn:uuid:pdf-in-warc"] == "pdf"  # the reader hands it on, the stage replaces the row
     assert all(r["decision"] == S.KEPT or r["reason"] for r in pdf_rows)
     kept = pq.read_table(out / "documents").to_pylist()
     web = [r for r in kept if r["source_type"] in ("warc", "wet", "arc")]

@@ -78,19 +78,25 @@ class IngestStage(Stage):
             # Materialise once: the rows are split (PDF payloads / pages) and deduplicated below, and the
             # WARC files must not be read and extracted twice.
             rows = rows.persist(StorageLevel.DISK_ONLY)
-            by_extractor = {r["html_extractor"] or "none": r["count"]
-                            for r in rows.groupBy("html_extractor").count().collect()}  # also materialises
-            ctx.record("web_records", sum(by_extractor.values()))
-            ctx.record("web_text_by_extractor", {k: v for k, v in by_extractor.items() if k != "none"})
             has_pdf = F.col(PDF_CONTENT).isNotNull()
+            counts = rows.groupBy("html_extractor", has_pdf.alias("pdf")).count().collect()  # also materialises
+            by_extractor: dict[str, int] = {}
+            for r in counts:
+                if r["html_extractor"]:
+                    by_extractor[r["html_extractor"]] = by_extractor.get(r["html_extractor"], 0) + r["count"]
+            n_pdf = sum(r["count"] for r in counts if r["pdf"])
+            ctx.record("web_records", sum(r["count"] for r in counts))
+            ctx.record("web_text_by_extractor", by_extractor)
+            ctx.record("web_pdf_payloads", n_pdf)
             pdf_rows = rows.where(has_pdf)
             pages = rows.where(~has_pdf).drop(PDF_CONTENT)
             if cfg.dedup_urls:
                 pages = dedup_urls(pages)
             frames.append(pages)
-            pdf_inputs.append(pdf_rows.select("source", "source_id", "url", "crawl_date",
-                                              F.lit(None).cast("string").alias("path"),
-                                              F.col(PDF_CONTENT).alias("content"), "doc_id", "source_type"))
+            if n_pdf:
+                pdf_inputs.append(pdf_rows.select("source", "source_id", "url", "crawl_date",
+                                                  F.lit(None).cast("string").alias("path"),
+                                                  F.col(PDF_CONTENT).alias("content"), "doc_id", "source_type"))
         if pdfs:
             files = files_frame(ctx.spark, pdfs)
             pdf_inputs.append(files.select(F.col("path").alias("source"), F.col("path").alias("source_id"),

@@ -138,8 +138,11 @@ class Extractor:
 
     def _start(self) -> None:
         env = dict(os.environ)
+        # The worker must import `curation` the way this process did: the source tree, an installed package
+        # or a zip shipped with spark-submit --py-files; so it gets this process's whole import path.
         root = str(Path(__file__).resolve().parents[3])
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        paths = [root, *(p for p in sys.path if p and os.path.exists(p))]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
         env["CURATION_EXTRACT_MEMORY"] = str(self.memory_limit)
         self._proc = subprocess.Popen([sys.executable, "-m", "curation.ingest.web.sandbox"], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
