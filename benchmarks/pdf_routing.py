@@ -140,6 +140,57 @@ def oracle(docs: list[Doc], alpha: float) -> dict[tuple[int, int], str]:
     return choice
 
 
+def _cache_key(a: argparse.Namespace) -> dict:
+    return {"docs": a.docs, "pages_per_doc": a.pages_per_doc, "image_share": a.image_share, "seed": a.seed}
+
+
+def load_cache(path: str, a: argparse.Namespace) -> list[Doc] | None:
+    """Measured pages from an earlier run with the same set parameters (routing is re-evaluated, OCR is not)."""
+    from curation.ingest.pdf.trainset import PageRecord
+
+    p = Path(path)
+    if not p.exists():
+        return None
+    d = json.loads(p.read_text())
+    if d.get("key") != _cache_key(a):
+        return None
+    docs = []
+    for doc in d["docs"]:
+        recs = []
+        for r in doc["pages"]:
+            rec = PageRecord(doc["name"], doc["kind"], r["page"], r["features"], r["scores"], r["seconds"], r["texts"], r["truth"])
+            rec.structure = PageStructure(**r["structure"])
+            recs.append(rec)
+        docs.append(Doc(doc["name"], doc["kind"], recs))
+    print(f"loaded {len(docs)} measured documents from {path}", file=sys.stderr)
+    return docs
+
+
+def save_cache(path: str, a: argparse.Namespace, docs: list[Doc]) -> None:
+    from dataclasses import asdict
+
+    out = {"key": _cache_key(a), "docs": [{"name": d.name, "kind": d.kind, "pages": [
+        {"page": r.page, "features": r.features, "scores": r.scores, "seconds": r.seconds, "texts": r.texts,
+         "truth": r.truth, "structure": asdict(r.structure)} for r in d.pages]} for d in docs]}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(out))
+
+
+def measure_set(a: argparse.Namespace, t0: float) -> list[Doc]:
+    from curation.ingest.pdf.analysis import analyse
+
+    raw = build_set(a.pdf_dir, a.docs, a.pages_per_doc, a.image_share, a.seed)
+    docs = []
+    for i, (name, kind, data, truths) in enumerate(raw):
+        recs = measure(data, truths, name, kind, PARSERS)
+        an = analyse(data)
+        for r, s in zip(recs, an.structures, strict=True):
+            r.structure = s
+        docs.append(Doc(name, kind, recs))
+        print(f"[{i + 1}/{len(raw)}] {name} {kind}: {len(recs)} pages measured ({time.time() - t0:.0f} s)", file=sys.stderr)
+    return docs
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pdf-dir", default=str(ROOT.parent / "shared" / "sample_data_ext" / "pdf"))
@@ -150,20 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="write all figures as JSON here")
+    ap.add_argument("--cache", default=None, help="measured pages (JSON): reused when the set parameters match, "
+                    "so another model or alpha is evaluated without OCR-ing again")
     a = ap.parse_args(argv)
     t0 = time.time()
     model = load_model(a.model)
-    raw = build_set(a.pdf_dir, a.docs, a.pages_per_doc, a.image_share, a.seed)
-    docs = []
-    for i, (name, kind, data, truths) in enumerate(raw):
-        from curation.ingest.pdf.analysis import analyse
-
-        recs = measure(data, truths, name, kind, PARSERS)
-        an = analyse(data)
-        for r, s in zip(recs, an.structures, strict=True):
-            r.structure = s
-        docs.append(Doc(name, kind, recs))
-        print(f"[{i + 1}/{len(raw)}] {name} {kind}: {len(recs)} pages measured ({time.time() - t0:.0f} s)", file=sys.stderr)
+    docs = load_cache(a.cache, a) if a.cache else None
+    if docs is None:
+        docs = measure_set(a, t0)
+        if a.cache:
+            save_cache(a.cache, a, docs)
     n_pages = sum(len(d.pages) for d in docs)
     kinds = {k: sum(1 for d in docs if d.kind == k) for k in sorted({d.kind for d in docs})}
     rows = {"cheap-only (pdfium)": single(docs, "pdfium"), "pypdf-only": single(docs, "pypdf"),

@@ -154,3 +154,13 @@ def test_alignment_follows_preferences_without_forgetting():
     garbage[0, 0] = 3
     p = aligned.predict(garbage)[0]
     assert p[2] > p[0] + 0.3
+
+
+def test_pages_without_text_layer_outrank_garbled_ones():
+    router = BudgetRouter(cheap=["pdfium"], expensive="tesseract", alpha=0.5)
+    pred = np.array([[0.0, 0.0, 0.99], [0.0, 0.0, 0.5], [0.9, 0.9, 0.95], [0.9, 0.9, 0.2]])
+    d = router.route(pred, NAMES, ["cid_garbage", "no_text_layer", None, None])
+    assert [x.parser for x in d] == ["tesseract", "tesseract", "pdfium", "pdfium"]
+    router = BudgetRouter(cheap=["pdfium"], expensive="tesseract", alpha=0.25)
+    d = router.route(pred, NAMES, ["cid_garbage", "no_text_layer", None, None])
+    assert [x.parser for x in d] == ["pdfium", "tesseract", "pdfium", "pdfium"]

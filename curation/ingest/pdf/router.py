@@ -7,7 +7,8 @@ Per unit (a page in page mode, a document in document mode):
 3. provisional choice = the best parser by prediction; the expensive parser is *proposed* where it beats the
    best cheap one by more than `min_gain`;
 4. budget: of the units seen so far at most floor(alpha * units) go to the expensive parser; when more are
-   proposed, the ones with the largest expected improvement (y_expensive - y_best_cheap) win.
+   proposed, pages without any text layer go first, then other gate-flagged ones, then the largest expected
+   improvement (y_expensive - y_best_cheap).
 The cap is applied per batch with the unused allowance carried to the next batch of the same worker, so a
 worker never exceeds alpha over everything it has seen (AdaParse caps per batch of k = 256: same idea).
 """
@@ -56,6 +57,17 @@ def alpha_from_budget(budget_s_per_unit: float, cheap_s: float, expensive_s: flo
     if expensive_s <= cheap_s:
         return 1.0
     return float(min(1.0, max(0.0, (budget_s_per_unit - cheap_s) / (expensive_s - cheap_s))))
+
+
+NO_TEXT_GATES = ("no_text_layer", "little_text_on_image")
+
+
+def _gate_priority(gate: str | None) -> int:
+    """Budget order: pages with no text layer at all (nothing to lose, certain gain), then other gate verdicts
+    (garbage text layers; the gate can be wrong there), then the rest by expected improvement."""
+    if gate in NO_TEXT_GATES:
+        return 2
+    return 1 if gate else 0
 
 
 @dataclass
@@ -110,7 +122,7 @@ class BudgetRouter:
             decisions.append(Decision(cheap_name, pred, gates[i], proposed, gain))
         proposed_idx = [i for i, d in enumerate(decisions) if d.proposed_expensive]
         budget = self.allowance(k)
-        ranked = sorted(proposed_idx, key=lambda i: (-(decisions[i].gate is not None), -decisions[i].improvement, i))
+        ranked = sorted(proposed_idx, key=lambda i: (-_gate_priority(decisions[i].gate), -decisions[i].improvement, i))
         for i in ranked[:budget]:
             decisions[i].parser = self.expensive
         self.seen += k
