@@ -191,6 +191,13 @@ def test_ab_labels_are_blinded_and_written_in_the_router_format(client, demo_run
     assert rec["preferred"] == "b" and rec["reviewer"] == "ana" and rec["parser_a"] != rec["parser_b"]
     datetime.fromisoformat(rec["time"])
     assert client.post("/run/demo/pdf/ab", data={"task": tid, "choice": "left"}).status_code == 409  # one answer per task
+    try:  # the router's preference training reads exactly this file
+        from curation.ingest.pdf.preferences import read_preferences
+    except ImportError:
+        pass
+    else:
+        prefs, problems = read_preferences(demo_run / "labels" / P.LABELS_FILE)
+        assert not problems and prefs[-1].pdf == "paper.pdf" and prefs[-1].preferred == "b"
     _, tid2 = _task(client)
     assert client.post("/run/demo/pdf/ab", data={"task": tid2, "choice": "both"}).status_code == 400
     assert client.post("/run/demo/pdf/ab", data={"task": "forged", "choice": "left"}).status_code == 409
