@@ -170,8 +170,8 @@ def _invalid_utf8_array() -> pa.Array:
 def test_transform_gives_every_row_an_outcome_on_hostile_input():
     rng = random.Random(3)
     binary = bytes(rng.randrange(256) for _ in range(5000)).decode("latin-1")
-    huge = (ENGLISH + "\n\n") * (10_000_000 // (len(ENGLISH) + 2))
-    texts = [ENGLISH, "", "   \n  ", None, binary, GERMAN, huge]
+    long_run = "A" * 300_000  # no whitespace at all: BPE input is cut, never one 300k-byte word
+    texts = [ENGLISH, "", "   \n  ", None, binary, GERMAN, long_run]
     out = AnnotateTransform(AnnotateConfig())(batch_of(texts))
     rows = out.to_pylist()
     assert len(rows) == len(texts)
@@ -179,13 +179,21 @@ def test_transform_gives_every_row_an_outcome_on_hostile_input():
     assert [r["reason"] for r in rows[1:4]] == ["empty"] * 3
     assert rows[4]["decision"] == "dropped" and rows[4]["reason"].startswith("language:")
     assert rows[5]["reason"] == "language:de" and "0.65" in rows[5]["detail"]
-    assert rows[6]["decision"] == "dropped" and rows[6]["reason"].startswith("gopher_repetition:")
-    assert rows[6]["token_count"] > 1_000_000
+    assert rows[6]["decision"] == "dropped" and 0 < rows[6]["token_count"] < 300_000
     assert rows[0]["language"] == "en" and rows[0]["language_score"] > 0.9
     assert 0.0 <= rows[0]["quality_score"] <= 1.0 and rows[1]["quality_score"] is None
     assert rows[0]["word_count"] == len(ENGLISH.split())
     for r in rows:
         assert r["decision"] in ("kept", "dropped", "quarantined")
+
+
+@pytest.mark.heavy
+def test_transform_handles_a_10mb_document():
+    huge = (ENGLISH + "\n\n") * (10_000_000 // (len(ENGLISH) + 2))
+    rows = AnnotateTransform(AnnotateConfig())(batch_of([huge, ENGLISH])).to_pylist()
+    assert rows[0]["decision"] == "dropped" and rows[0]["reason"].startswith("gopher_repetition:")
+    assert rows[0]["gopher_repetition__dup_para_frac"] > 0.99 and rows[0]["token_count"] > 1_000_000
+    assert rows[1]["decision"] == "kept"
 
 
 def test_transform_quarantines_invalid_utf8():

@@ -26,7 +26,8 @@ import pyarrow.compute as pc
 
 from curation.annotate.textops import WORD_CHARS, Parts
 
-NW = "[^" + WORD_CHARS + r"\x{E001}]"  # not a word character (the contraction placeholder counts as one)
+NW = "[^" + WORD_CHARS + r"\x{E001}\\]"  # not a word character; the contraction placeholder and "\\" (TeX
+# commands such as \\rotate stay one token in spaCy) count as word characters
 #: Infix rules (spaCy's English infixes): these split inside a piece; other inner punctuation stays.
 _INFIX_CANDIDATE = r"[\pL\pN][-:<>=/,'\x{2019}+*^][\pL\pN]"
 _INFIX = [
