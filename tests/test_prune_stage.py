@@ -42,7 +42,8 @@ def run(spark, tmp_path, src, **sets):
 def test_prune_stage_drops_planted_duplicates_and_applies_policy(spark, sample_dir, tmp_path):
     src = tmp_path / "docs.jsonl"
     texts = corpus(sample_dir, src, n_real=24, n_variants=4)
-    manifest, out = run(spark, tmp_path, src, keep_fraction=0.6, eps=0.1, k=4)
+    # D4 composition (PAPERS.md 3e.4): SemDeDup to R_dedup = 0.75, then prototype pruning to R = 0.5 overall
+    manifest, out = run(spark, tmp_path, src, keep_fraction=0.5, dedup_keep_fraction=0.75, k=4)
     print(manifest["stages"][-1]["extra"]["timings_driver_s"], manifest["stages"][-1]["seconds"])
     st = manifest["stages"][-1]
     assert st["name"] == "prune"
@@ -61,10 +62,12 @@ def test_prune_stage_drops_planted_duplicates_and_applies_policy(spark, sample_d
     assert planted_pairs == 4
     for r in dups:
         assert by_id[r["related_id"]]["reason"] != "semantic_duplicate"
-    # policy: exactly floor(0.6 n) kept, the rest pruned by prototype distance
-    assert d["kept"] == int(0.6 * d["in"])
+    assert abs(len(dups) - 0.25 * d["in"]) <= 1
+    # policy: exactly floor(0.5 n) kept, the rest pruned by prototype distance
+    assert d["kept"] == d["in"] // 2
     extra = st["extra"]
-    assert extra["policy"]["keep_fraction"] == 0.6 and extra["policy"]["strategy"] == "hard"
+    assert extra["policy"]["keep_fraction"] == 0.5 and extra["policy"]["strategy"] == "hard"
+    assert extra["semdedup"]["eps_chosen_for_target"] is True
     assert extra["semdedup"]["duplicates"] == len(dups)
     assert extra["kmeans"]["k"] == 4
     assert "prune.embedding" in manifest["models"] and "sha256" in manifest["models"]["prune.embedding"]

@@ -136,7 +136,7 @@ class PruneStage(Stage):
         n_dup = 0
         if cfg.semdedup:
             t0 = time.perf_counter()
-            out, n_dup, sd_info = self._semdedup(ctx, scored)
+            out, n_dup, sd_info = self._semdedup(ctx, scored, n_ok)
             ctx.record("semdedup", sd_info)
             timings["semdedup_s"] = round(time.perf_counter() - t0, 2)
         else:
@@ -180,7 +180,7 @@ class PruneStage(Stage):
         bc = ctx.spark.sparkContext.broadcast(centroids)
         return ctx.map_batches(df, AssignTransform(bc), pa.schema(list(schema) + extra))
 
-    def _semdedup(self, ctx: StageContext, scored: DataFrame) -> tuple[DataFrame, int, dict[str, Any]]:
+    def _semdedup(self, ctx: StageContext, scored: DataFrame, n: int) -> tuple[DataFrame, int, dict[str, Any]]:
         from pyspark.sql import functions as F
 
         cfg: PruneConfig = self.cfg
@@ -192,7 +192,6 @@ class PruneStage(Stage):
         p1 = ctx.spark.read.parquet(p1_path)
         info: dict[str, Any] = {"block_size": cfg.block_size, "order": "farthest from centroid first (keep_hard)"}
         if cfg.dedup_keep_fraction is not None:
-            n = p1.count()
             rel = 0.0 if n < EXACT_QUANTILE_BELOW else 1e-4
             q = p1.select(F.coalesce(F.col(SD.MAX_COS), F.lit(-1.0)).alias("m")).approxQuantile("m", [cfg.dedup_keep_fraction], rel)
             threshold = float(q[0]) if q else 1.0
