@@ -175,11 +175,12 @@ class RewriteStage(Stage):
         """The figures REWIRE reports: valid-output rate, tokens/s, kept share, mixture, overlap, Spearman."""
         from pyspark.sql import functions as F
 
+        fresh_tokens = F.when(~F.col("rewrite_cached"), F.col("rewrite_generated_tokens")).otherwise(F.lit(0))
         rows = (scored.groupBy("reason").agg(F.count(F.lit(1)).alias("n"),
-                                             F.sum("rewrite_generated_tokens").alias("gen"),
+                                             F.sum(fresh_tokens).alias("gen"),
                                              F.sum(F.col("rewrite_cached").cast("int")).alias("cached")).collect())
         by_reason = {r["reason"] or "selected": int(r["n"]) for r in rows}
-        generated = sum(int(r["gen"] or 0) for r in rows)
+        generated = sum(int(r["gen"] or 0) for r in rows)  # new tokens generated in this run (cache hits excluded)
         cached = sum(int(r["cached"] or 0) for r in rows)
         fresh = attempted - cached
         pairs = (scored.where(F.col("rewrite_score").isNotNull() & F.col("rewrite_source_score").isNotNull())
