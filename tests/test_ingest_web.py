@@ -214,3 +214,31 @@ def test_unsupported_file_damaged_first_member_and_crawler_truncation(tmp_path: 
                                      extra="WARC-Truncated: length\r\n")])
     row = rows_of(t)[0]
     assert row["decision"] == S.KEPT and "WARC-Truncated" in row["detail"]
+
+
+def test_whole_file_gzip_and_truncation(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(5)
+    pages = [ARTICLE.replace("</article>", "<p>" + " ".join(f"w{rng.getrandbits(40):x}" for _ in range(400))
+                             + "</p></article>") for _ in range(5)]  # distinct pages: compression stays proportional
+    records = [warc_record("response", f"http://w{i}.example/", http(page.encode())) for i, page in enumerate(pages)]
+    p = tmp_path / "whole.warc.gz"
+    p.write_bytes(gzip.compress(b"".join(records)))  # one gzip member for the whole file
+    rows = rows_of(p)
+    assert [r["decision"] for r in rows] == [S.KEPT] * 5
+    assert len({r["source_id"] for r in rows}) == 5
+    data = p.read_bytes()
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(data[: int(len(data) * 0.7)])
+    rows = rows_of(cut)
+    assert rows[-1]["decision"] == S.QUARANTINED and rows[-1]["reason"] == "truncated_record"
+    assert all(r["decision"] == S.KEPT for r in rows[:-1]) and len(rows) >= 2
+    plain = tmp_path / "plain.warc"
+    plain.write_bytes(b"".join(records))
+    flipped = bytearray(plain.read_bytes())
+    i = flipped.index(b"Content-Length: ", len(records[0]) + 10) + len(b"Content-Length: ")
+    flipped[i] = ord("9")  # second record's length now runs into the third: it is given back
+    plain.write_bytes(bytes(flipped))
+    rows = rows_of(plain)
+    assert [r["reason"] for r in rows] == [None, "bad_record_length", None, None, None]
