@@ -36,8 +36,10 @@ def resiliparse_text(html: str) -> str:
     from resiliparse.parse.html import HTMLTree
 
     tree = HTMLTree.parse(html)
-    return extract_plain_text(tree, main_content=True, alt_texts=False, links=False, form_fields=False,
-                              noscript=False, list_bullets=False) or ""
+    # comments=False: reader comment sections are not main content (same as trafilatura's include_comments=False
+    # below and datatrove's setting); alt texts, link targets, form fields and bullets are not prose either.
+    return extract_plain_text(tree, main_content=True, comments=False, alt_texts=False, links=False,
+                              form_fields=False, noscript=False, list_bullets=False) or ""
 
 
 def trafilatura_text(html: str, url: str | None = None) -> str:
