@@ -45,9 +45,9 @@ def test_dockerfile_copies_only_paths_that_exist():
 def test_pyfiles_zip_carries_the_package_and_its_schemas(tmp_path):
     res = subprocess.run(["bash", str(ROOT / "scripts" / "build_pyfiles.sh")], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    code = ("import sys; sys.path.insert(0, %r); import curation, curation.schema as S; "
-            "assert curation.__file__.startswith(%r), curation.__file__; "
-            "print(len(S.document_schema()))") % (str(ROOT / "dist" / "curation.zip"), str(ROOT / "dist" / "curation.zip"))
+    code = ("import sys; sys.path.insert(0, {!r}); import curation, curation.schema as S; "
+            "assert curation.__file__.startswith({!r}), curation.__file__; "
+            "print(len(S.document_schema()))").format(str(ROOT / "dist" / "curation.zip"), str(ROOT / "dist" / "curation.zip"))
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.strip()) >= 12

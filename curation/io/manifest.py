@@ -8,7 +8,7 @@ duplicating work.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from curation import schema as S
@@ -18,7 +18,7 @@ MANIFEST = "manifest.json"
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Manifest:

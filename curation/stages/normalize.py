@@ -72,7 +72,7 @@ class NormalizeTransform:
             text = pc.replace_substring_regex(text, r"[ \t\x{00a0}\x{3000}\x{2000}-\x{200a}]+", " ")
         if cfg.strip_lines:
             text = pc.replace_substring_regex(text, r"(?m)[ \t]+$", "")
-        text = pc.replace_substring_regex(text, r"\n{%d,}" % (cfg.max_blank_lines + 2), "\n" * (cfg.max_blank_lines + 1))
+        text = pc.replace_substring_regex(text, rf"\n{{{cfg.max_blank_lines + 2},}}", "\n" * (cfg.max_blank_lines + 1))
         text = pc.utf8_trim_whitespace(text)
         length = pc.utf8_length(text).to_pylist()
         fffd = pc.count_substring(text, "\ufffd").to_pylist()
