@@ -224,7 +224,9 @@ def _reconstruct(spark: SparkSession, recipe_path: str, output: str | None = Non
     keys = spark.read.parquet(os.path.join(rdir, recipe["keys"]))
     tmp = os.path.join(rdir, f"_rebuild-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    keys.join(prows, ["__h1", "__h2"], "inner").drop("__h1", "__h2").write.partitionBy("__file").parquet(tmp)
+    # Partition folders must not start with "_" (pyarrow skips those when it lists the dataset).
+    (keys.join(prows, ["__h1", "__h2"], "inner").drop("__h1", "__h2").withColumnRenamed("__file", "file_no")
+     .write.partitionBy("file_no").parquet(tmp))
     staged = os.path.join(base, f"._rebuild-{os.getpid()}")
     os.makedirs(staged, exist_ok=True)
     problems = []
@@ -233,7 +235,7 @@ def _reconstruct(spark: SparkSession, recipe_path: str, output: str | None = Non
         for i, f in enumerate(recipe["files"]):
             schema = _schema_from_b64(f["schema"])
             if rebuilt is not None:
-                t = rebuilt.to_table(filter=pads.field("__file") == i).sort_by("__row")
+                t = rebuilt.to_table(filter=pads.field("file_no") == i).sort_by("__row")
             else:
                 t = pa.table({"__row": pa.array([], pa.int64())})
             arrays = []
