@@ -70,7 +70,7 @@ def test_no_chained_reconstruction_and_latency_bound():
     arcs = [Arc(0, 1, 1, latency=1.0), Arc(1, 2, 1, latency=1.0), Arc(0, 2, 1, latency=5.0)]
     for plan in (solve_ilp(nodes, arcs), solve_greedy(nodes, arcs), solve_brute(nodes, arcs)):
         assert is_feasible(nodes, arcs, plan.assignment)
-        for child, parent in plan.assignment.items():
+        for parent in plan.assignment.values():
             assert parent not in plan.assignment
         assert plan.assignment.get(0) in (None, 1)
 
