@@ -200,3 +200,20 @@ def test_config_validation(make_config):
     cfg.budget_cpu_seconds_per_page = 0.1
     plan = resolve_plan(cfg)
     assert 0 < plan.alpha < 1 and plan.costs["nougat"] > 0
+
+
+def test_sandbox_survives_a_crashing_and_a_hanging_call():
+    from curation.ingest.pdf.sandbox import Sandbox, SandboxCrash, SandboxError, SandboxTimeout
+
+    box = Sandbox(memory_limit_mb=1024)
+    try:
+        with pytest.raises(SandboxCrash):
+            box.call("os:_exit", 3, timeout=20)
+        with pytest.raises(SandboxTimeout):
+            box.call("time:sleep", 30, timeout=0.5)
+        with pytest.raises(SandboxError) as e:
+            box.call("curation.ingest.pdf.parsers:open_pdf", b"", timeout=20)
+        assert e.value.reason == "pdf_empty_file"
+        assert box.call("math:sqrt", 16.0, timeout=20) == 4.0
+    finally:
+        box.kill()
