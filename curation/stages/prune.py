@@ -75,6 +75,10 @@ def _decide(df: DataFrame, cond: Column, reason: str, related: Column, detail: C
             .withColumn("decision", F.when(hit, F.lit(S.DROPPED)).otherwise(F.col("decision"))))
 
 
+def _relative(root: str, path: str) -> str:
+    return path[len(root):].lstrip("/") if path.startswith(root) else path
+
+
 def _save_npy(path: str, array: np.ndarray) -> None:
     buf = io.BytesIO()
     np.save(buf, array)
@@ -117,7 +121,7 @@ class PruneStage(Stage):
         n_ok, pool_tokens = int(stats["n"] or 0), int(stats["tokens"] or 0)
         ctx.record("documents_embedded", n_ok)
         ctx.record("embedding_failed", int(stats["rows"]) - n_ok)
-        ctx.record("embeddings_path", "embedded")
+        ctx.record("embeddings_path", _relative(ctx.run_dir, fs.join(ctx.stage_dir, "embedded")))
         if n_ok == 0:
             ctx.record("policy", {"why": "no embedded documents: nothing to cluster"})
             return self._finish(base.withColumn(CLUSTER_ID, F.lit(None).cast("long"))
