@@ -60,7 +60,7 @@ class FakeOpenAI:
                     return self._send(200, b"<html>definitely not json", "text/html")
                 prompt = body["messages"][0]["content"]
                 draft = prompt.split("Original Draft:\n", 1)[1].strip()
-                text = f"{THINK_START} plan {THINK_END}\n{START}\n{draft}\nIn other words: {draft[:60]}\n{END}"
+                text = f"{THINK_START} scratchpad-xyz {THINK_END}\n{START}\n{draft}\nIn other words: {draft[:60]}\n{END}"
                 self._send(200, json.dumps({"choices": [{"message": {"role": "assistant", "content": text},
                                                          "finish_reason": "stop"}],
                                             "usage": {"prompt_tokens": len(prompt) // 4,
@@ -179,7 +179,7 @@ def test_rewrite_stage_alone_selects_top_fraction_and_mixes_one_to_one(spark, tm
     for r in rewrites:
         assert r["rewrite_model"] == "fake" and r["rewrite_prompt_version"].startswith("rewire-v1")
         assert json.loads(r["rewrite_sampling"]) == {"max_tokens": 512, "seed": None, "temperature": 1.0, "top_p": 0.9}
-        assert START not in r["text"] and "plan" not in r["text"]
+        assert START not in r["text"] and "scratchpad-xyz" not in r["text"]
     ledger = pq.read_table(tmp_path / "run" / "ledger").to_pylist()
     assert {r["related_id"] for r in ledger if r["doc_id"] in {x["doc_id"] for x in rewrites}} <= {f"s{i}" for i in range(n)}
     assert rep["spearman_source_vs_rewrite_score"] is None or -1 <= rep["spearman_source_vs_rewrite_score"] <= 1
@@ -195,9 +195,11 @@ def test_server_dying_mid_run_loses_no_document(spark, tmp_path, make_config, fa
         "rewrite.http.retries": 1, "rewrite.http.backoff_s": 0.01, "rewrite.http.timeout_s": 5})
     st = m["stages"][-1]
     assert st["docs"]["in"] == 2 * n == st["docs"]["kept"] + st["docs"]["dropped"]
-    outcomes = st["extra"]["rewrite"]["outcomes"]
-    assert outcomes.get("backend_error:unreachable") == n - 5
-    assert st["extra"]["rewrite"]["valid"] == 5
+    rep = st["extra"]["rewrite"]
+    errors = {k: v for k, v in rep["outcomes"].items() if k.startswith("backend_error:")}
+    # requests racing the shutdown may still be answered or time out; none may vanish
+    assert 5 <= rep["valid"] <= 6 and rep["valid"] + sum(errors.values()) == n
+    assert set(errors) <= {"backend_error:unreachable", "backend_error:timeout"} and errors
 
 
 @pytest.mark.spark

@@ -103,7 +103,8 @@ def sample_buckets(paths: list[str], cfg: SelectConfig) -> tuple[dict[int, Sampl
     m = min(pc.buckets, cfg.buckets)
     half_bin = quality_buckets(hist, 2)[0].first_bin
     top_half_docs = int(hist.docs[half_bin:].sum())
-    ref_rate = 0.0 if pc.reference else min(1.0, 1.5 * pc.reference_docs / max(top_half_docs, 1))
+    # Hold out at most a fifth of the top half, so small corpora keep most of their best documents for training.
+    ref_rate = 0.0 if pc.reference else min(0.2, 1.5 * pc.reference_docs / max(top_half_docs, 1))
     rates = {b.index: min(1.0, 1.3 * pc.max_pool_tokens / max(b.tokens * (1 - ref_rate), 1)) for b in buckets[:m]}
     picked: dict[int, list[tuple[float, str, int]]] = {k: [] for k in rates}
     ref: list[tuple[float, str, int]] = []
