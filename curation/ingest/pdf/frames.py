@@ -1,9 +1,10 @@
 """Entry point the `ingest` stage calls for PDFs (files, and PDF payloads found inside WARC records).
 
-Three Spark steps (see pipeline.py): the cheap phase in the input's partitions, the expensive phase on only
-the PDFs routed to it, repartitioned to `expensive_concurrency` tasks (the OCR/GPU bottleneck is sized on its
-own), and a finalize step after a left join on a row key. The cheap phase's result is persisted so PDFs are
-read and cheap-parsed once.
+Three Spark steps (see pipeline.py): the cheap phase in the input's partitions (persisted, so PDFs are read
+and cheap-parsed once), the budget rule over all proposals of the whole input (a sum and an ordered limit over
+a small table), the expensive phase on only the PDFs with selected pages, repartitioned to
+`expensive_concurrency` tasks (the OCR/GPU bottleneck is sized on its own), and a finalize step after left
+joins on a row key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pyarrow as pa
 
 from curation import schema as S
 from curation.ingest.pdf.pipeline import PdfRouting
+from curation.ingest.pdf.router import budget_units
 from curation.io.readers import reader_schema
 
 if TYPE_CHECKING:
@@ -41,7 +43,8 @@ CHEAP_SCHEMA = pa.schema([
     ("source", pa.string()), ("source_id", pa.string()), ("url", pa.string()),
     ("crawl_date", pa.timestamp("us", tz="UTC")), ("path", pa.string()), ("_key", pa.int64()),
     ("_doc_id", pa.string()), ("_status", pa.string()), ("_detail", pa.string()), ("_n_pages", pa.int32()),
-    ("_texts", pa.list_(pa.string())), ("_pages", pa.string()), ("_expensive", pa.list_(pa.int32())),
+    ("_texts", pa.list_(pa.string())), ("_pages", pa.string()), ("_units", pa.int32()),
+    ("_cand_pages", pa.list_(pa.int32())), ("_cand_scores", pa.list_(pa.float64())),
     ("_data", pa.binary()), ("_meta", pa.string()), ("_producer", pa.string()),
 ])
 EXPENSIVE_SCHEMA = pa.schema([
@@ -77,7 +80,7 @@ class FinalPhase:
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         out = []
         for r in _rows(batch):
-            exp = {k: r.get(k) for k in EXPENSIVE_SCHEMA.names} if r.get("_expensive") else None
+            exp = {k: r.get(k) for k in EXPENSIVE_SCHEMA.names} if r.get("_selected") else None
             out.append(self.routing.finalize(r, exp))
         return pa.RecordBatch.from_pylist(out, schema=output_schema())
 
@@ -108,9 +111,18 @@ def pdf_documents(ctx: StageContext, cfg: PdfConfig, frame: DataFrame) -> DataFr
     keyed = frame.select(*cols, content.alias("content"), F.monotonically_increasing_id().alias("_key"))
     keyed = keyed.withColumn("crawl_date", F.col("crawl_date").cast("timestamp"))
     cheap = ctx.map_batches(keyed, CheapPhase(routing), CHEAP_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
-    todo = (cheap.filter(F.size("_expensive") > 0)
-            .select("_key", "_data", "_expensive")
+    # The budget over the whole input: floor(alpha * units) proposals of highest priority (an ordered limit
+    # over the small table of proposals; ties by key and page, as in pipeline.apply_budget).
+    units = int(cheap.agg(F.sum("_units")).first()[0] or 0)
+    k = budget_units(plan.alpha, units)
+    ctx.record("pdf_budget", {"units": units, "expensive_max": k})
+    cands = (cheap.select("_key", F.explode(F.arrays_zip("_cand_pages", "_cand_scores")).alias("c"))
+             .select("_key", F.col("c._cand_pages").alias("page"), F.col("c._cand_scores").alias("score")))
+    chosen = cands.orderBy(F.desc("score"), F.asc("_key"), F.asc("page")).limit(k)
+    selected = chosen.groupBy("_key").agg(F.sort_array(F.collect_list("page")).alias("_selected"))
+    todo = (cheap.select("_key", "_data", "_n_pages").join(selected, on="_key")
             .repartition(cfg.expensive_concurrency))
     expensive = ctx.map_batches(todo, ExpensivePhase(routing), EXPENSIVE_SCHEMA)
-    joined = cheap.drop("_data").join(expensive, on="_key", how="left")
+    joined = (cheap.drop("_data").join(selected, on="_key", how="left")
+              .join(expensive, on="_key", how="left"))
     return ctx.map_batches(joined, FinalPhase(routing), output_schema())

@@ -2,8 +2,9 @@
 in-process (`parse_pdfs`):
 
 A. cheap (every PDF, in the input's partitions): read bytes, sanity checks, cheap parse + features in the
-   sandbox, validity gate, predicted accuracies, the budget rule over the batch, secondary cheap parser where
-   it is predicted best. Output: one row per PDF with the cheap page texts and the pages to re-parse.
+   sandbox, validity gate, predicted accuracies, proposals for the expensive parser with their priority,
+   secondary cheap parser where it is predicted best. Output: one row per PDF with the cheap page texts.
+   Then the budget rule over ALL proposals (`apply_budget`; on Spark an ordered limit in frames.py).
 B. expensive (only PDFs with pages routed to it, repartitioned to `expensive_concurrency` tasks): the
    expensive parser on exactly those pages, under a time limit per page.
 C. finalize: splice re-parsed pages back in page order, page offsets, measured accuracy when a reference
@@ -26,7 +27,14 @@ from curation.ingest.pdf.analysis import DocAnalysis
 from curation.ingest.pdf.config import PdfConfig
 from curation.ingest.pdf.features import text_stats
 from curation.ingest.pdf.predictor import load_model
-from curation.ingest.pdf.router import BudgetRouter, GateThresholds, alpha_from_budget, validity_gate
+from curation.ingest.pdf.router import (
+    BudgetRouter,
+    GateThresholds,
+    alpha_from_budget,
+    priority,
+    select_global,
+    validity_gate,
+)
 from curation.ingest.pdf.sandbox import SandboxCrash, SandboxError, SandboxTimeout, run_inline, sandbox
 from curation.io.readers import domain_of, parse_date
 from curation.text.tokens import approx_token_count
@@ -158,7 +166,7 @@ class PdfRouting:
         return row, a, data
 
     def cheap_batch(self, records: list[dict]) -> list[dict]:
-        """Phase A over a batch of input rows; the budget rule ranks units across the whole batch."""
+        """Phase A over a batch of input rows: proposals only; the budget is applied over everything later."""
         cfg = self.cfg
         th = GateThresholds(**{k: getattr(cfg.gate, k) for k in GateThresholds.__dataclass_fields__})
         done = [self._cheap_one(r) for r in records]
@@ -185,7 +193,7 @@ class PdfRouting:
                 feats.append(list(pred.mean(0)))
                 bad = [x for x in g if x]
                 gates.append(Counter(bad).most_common(1)[0][0] if len(bad) * 2 >= max(1, len(g)) else None)
-        decisions = self.router.route(np.asarray(feats).reshape(len(feats), len(names) or 1), names, gates) if units else []
+        decisions = self.router.propose(np.asarray(feats).reshape(len(feats), len(names) or 1), names, gates) if units else []
         per_doc: dict[int, dict[int, Any]] = {}
         for (i, pages), d in zip(units, decisions, strict=True):
             for p in pages:
@@ -225,16 +233,25 @@ class PdfRouting:
                 for p in sel:
                     pages[p - 1]["parser"] = plan.cheap[0]
                     pages[p - 1]["note"] = f"{name} failed: {type(e).__name__}: {str(e)[:200]}"
-        expensive = [pg["page"] for pg in pages if pg["parser"] == plan.expensive]
+        if self.cfg.mode == "page":
+            cands = [(p, priority(decisions[p])) for p in range(1, a.n_pages + 1) if decisions[p].proposed_expensive]
+            units = a.n_pages
+        else:
+            d1 = decisions[1]
+            cands = [(0, priority(d1))] if d1.proposed_expensive else []
+            units = 1
+        for pg in pages:
+            pg["proposed"] = bool(decisions[pg["page"]].proposed_expensive)
         meta = {k.lower(): v for k, v in a.metadata.items() if k in ("Title", "Author", "Producer", "Creator", "CreationDate")}
         return {**row, "_status": None, "_detail": None, "_n_pages": a.n_pages, "_texts": texts,
-                "_pages": json.dumps(pages), "_expensive": expensive, "_data": data if expensive else None,
+                "_pages": json.dumps(pages), "_units": units, "_cand_pages": [c[0] for c in cands],
+                "_cand_scores": [round(c[1], 6) for c in cands], "_data": data if cands else None,
                 "_meta": json.dumps(meta, ensure_ascii=False), "_producer": a.producer}
 
     # -- phase B --------------------------------------------------------------------------------------
     def expensive_one(self, row: dict) -> dict:
-        """Run the expensive parser on the pages phase A routed to it."""
-        pages = list(row.get("_expensive") or [])
+        """Run the expensive parser on the pages the budget selected (`_selected`; [0] = the whole document)."""
+        pages = selected_pages(row)
         out = {"_key": row.get("_key"), "_exp_texts": None, "_exp_seconds": None, "_exp_error": None}
         if not pages:
             return out
@@ -267,7 +284,10 @@ class PdfRouting:
         pages = json.loads(row["_pages"])
         notes = []
         exp = exp or {}
-        routed = list(row.get("_expensive") or [])
+        routed = selected_pages(row)
+        cheap_choice = {p: pages[p - 1]["parser"] for p in routed}
+        for p in routed:
+            pages[p - 1]["parser"] = plan.expensive
         if routed:
             if exp.get("_exp_texts") is not None and len(exp["_exp_texts"]) == len(routed):
                 per = (exp.get("_exp_seconds") or 0.0) / len(routed)
@@ -281,7 +301,7 @@ class PdfRouting:
                     return {**base, "text": None, "token_count": None, "metadata": row.get("_meta"),
                             "decision": S.QUARANTINED, "reason": reason, "detail": err[:2000], "pdf_pages": row["_n_pages"]}
                 for p in routed:
-                    pages[p - 1]["parser"] = plan.cheap[0]
+                    pages[p - 1]["parser"] = cheap_choice[p]
                     pages[p - 1]["note"] = f"fallback to cheap text: {err[:200]}"
                 notes.append(f"expensive parser failed on {len(routed)} page(s), cheap text kept: {err[:300]}")
         offset = 0
@@ -324,10 +344,33 @@ class PdfRouting:
         return float(np.mean(vals)) if vals else None
 
 
+def selected_pages(row: dict) -> list[int]:
+    """1-based pages the budget gave to the expensive parser (0 in `_selected` means every page)."""
+    sel = list(row.get("_selected") or [])
+    if 0 in sel:
+        return list(range(1, int(row.get("_n_pages") or 0) + 1))
+    return sorted(int(p) for p in sel)
+
+
+def apply_budget(rows: list[dict], alpha: float) -> int:
+    """Global budget rule over phase-A rows (in place: sets `_selected`); returns the number of units chosen."""
+    units = sum(int(r.get("_units") or 0) for r in rows)
+    cands = [(score, (int(r["_key"]), int(p))) for r in rows
+             for p, score in zip(r.get("_cand_pages") or [], r.get("_cand_scores") or [], strict=True)]
+    chosen = select_global(cands, alpha, units)
+    by_key: dict[int, list[int]] = {}
+    for key, page in chosen:  # type: ignore[misc]
+        by_key.setdefault(key, []).append(page)
+    for r in rows:
+        r["_selected"] = sorted(by_key.get(int(r["_key"]), []))
+    return len(chosen)
+
+
 def parse_pdfs(records: list[dict], cfg: PdfConfig | None = None, inline: bool = False) -> list[dict]:
     """All three phases in this process (no Spark): one output row per input record, same order."""
     routing = PdfRouting(cfg or PdfConfig(), inline=inline)
     for i, r in enumerate(records):
         r.setdefault("_key", i)
     cheap = routing.cheap_batch(records)
-    return [routing.finalize(row, routing.expensive_one(row) if row.get("_expensive") else None) for row in cheap]
+    apply_budget(cheap, routing.plan.alpha)
+    return [routing.finalize(row, routing.expensive_one(row) if row.get("_selected") else None) for row in cheap]

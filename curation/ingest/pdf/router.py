@@ -9,8 +9,11 @@ Per unit (a page in page mode, a document in document mode):
 4. budget: of the units seen so far at most floor(alpha * units) go to the expensive parser; when more are
    proposed, pages without any text layer go first, then other gate-flagged ones, then the largest expected
    improvement (y_expensive - y_best_cheap).
-The cap is applied per batch with the unused allowance carried to the next batch of the same worker, so a
-worker never exceeds alpha over everything it has seen (AdaParse caps per batch of k = 256: same idea).
+On Spark the cap is global (frames.py: the floor(alpha * all units) proposals of highest priority over the
+whole input, an ordered limit over the small table of proposals), because per-partition caps round small
+partitions down to zero: a 2-page scan alone in its task would get floor(0.2 * 2) = 0 OCR pages.
+`BudgetRouter.route` is the streaming variant (per batch, unused allowance carried to the next batch of the same
+worker; AdaParse caps per batch of k = 256), used where batches are large.
 """
 
 from __future__ import annotations
@@ -100,13 +103,12 @@ class BudgetRouter:
         """How many of the next `k` units may go to the expensive parser."""
         return max(0, math.floor(self.alpha * (self.seen + k) + 1e-9) - self.spent)
 
-    def route(self, predicted: np.ndarray, names: list[str], gates: list[str | None]) -> list[Decision]:
-        """`predicted`: units x parsers (columns named by `names`), gates: one gate verdict per unit."""
-        k = len(gates)
+    def propose(self, predicted: np.ndarray, names: list[str], gates: list[str | None]) -> list[Decision]:
+        """Uncapped decisions: best cheap parser per unit, and whether the expensive one is proposed."""
         decisions = []
         cheap_cols = [names.index(c) for c in self.cheap if c in names]
         e_col = names.index(self.expensive) if self.expensive in names else None
-        for i in range(k):
+        for i in range(len(gates)):
             pred = {n: float(predicted[i, j]) for j, n in enumerate(names)}
             if gates[i]:
                 for c in self.cheap:
@@ -120,9 +122,15 @@ class BudgetRouter:
                 gain = 1.0
             proposed = bool(gates[i]) or gain > self.min_gain
             decisions.append(Decision(cheap_name, pred, gates[i], proposed, gain))
+        return decisions
+
+    def route(self, predicted: np.ndarray, names: list[str], gates: list[str | None]) -> list[Decision]:
+        """Propose, then cap this batch at the allowance. `predicted`: units x parsers (columns named by `names`)."""
+        k = len(gates)
+        decisions = self.propose(predicted, names, gates)
         proposed_idx = [i for i, d in enumerate(decisions) if d.proposed_expensive]
         budget = self.allowance(k)
-        ranked = sorted(proposed_idx, key=lambda i: (-_gate_priority(decisions[i].gate), -decisions[i].improvement, i))
+        ranked = sorted(proposed_idx, key=lambda i: (-priority(decisions[i]), i))
         for i in ranked[:budget]:
             decisions[i].parser = self.expensive
         self.seen += k
@@ -132,3 +140,23 @@ class BudgetRouter:
         self.gated += sum(1 for g in gates if g)
         self.history.append(chosen)
         return decisions
+
+
+def priority(d: Decision) -> float:
+    """One number that orders proposals for the budget (gate class first, then expected improvement in [-1, 1])."""
+    return 10.0 * _gate_priority(d.gate) + d.improvement
+
+
+def budget_units(alpha: float, units: int) -> int:
+    """How many units (pages or documents) may go to the expensive parser: floor(alpha * units)."""
+    return max(0, math.floor(alpha * units + 1e-9))
+
+
+def select_global(candidates: list[tuple[float, object]], alpha: float, units: int) -> list[object]:
+    """The budget rule over a whole corpus: the floor(alpha * units) candidates with the highest priority.
+
+    `candidates`: (priority, id) of proposed units; ties are broken by id order so the choice is deterministic.
+    """
+    k = budget_units(alpha, units)
+    ranked = sorted(candidates, key=lambda c: (-c[0], c[1]))
+    return [c[1] for c in ranked[:k]]
