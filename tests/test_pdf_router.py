@@ -164,3 +164,20 @@ def test_pages_without_text_layer_outrank_garbled_ones():
     router = BudgetRouter(cheap=["pdfium"], expensive="tesseract", alpha=0.25)
     d = router.route(pred, NAMES, ["cid_garbage", "no_text_layer", None, None])
     assert [x.parser for x in d] == ["pdfium", "tesseract", "pdfium", "pdfium"]
+
+
+def test_global_budget_over_many_small_documents():
+    """Per-document caps would give a 2-page scan floor(0.2 * 2) = 0 pages; the global rule does not."""
+    from curation.ingest.pdf.pipeline import apply_budget
+    from curation.ingest.pdf.router import select_global
+
+    rows = [{"_key": i, "_units": 2, "_cand_pages": [], "_cand_scores": []} for i in range(9)]
+    rows.append({"_key": 9, "_units": 2, "_cand_pages": [1, 2], "_cand_scores": [20.5, 20.4]})  # a scan
+    rows[3].update(_cand_pages=[2], _cand_scores=[0.3])
+    rows[4].update(_cand_pages=[1], _cand_scores=[0.6])
+    chosen = apply_budget(rows, 0.2)  # 20 pages -> 4 allowed, 4 proposed
+    assert chosen == 4 and rows[9]["_selected"] == [1, 2] and rows[4]["_selected"] == [1] and rows[3]["_selected"] == [2]
+    chosen = apply_budget(rows, 0.1)  # 2 allowed: the scan's pages
+    assert chosen == 2 and rows[9]["_selected"] == [1, 2] and rows[4]["_selected"] == []
+    assert select_global([(1.0, "b"), (1.0, "a"), (0.5, "c")], 0.5, 4) == ["a", "b"]
+    assert select_global([(1.0, "a")], 0.0, 100) == []
