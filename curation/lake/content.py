@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from curation.lake.footers import DatasetStats
-from curation.lake.rowhash import row_hashes
+from curation.lake.rowhash import column_hash, combine, row_hashes
 
 
 def sample_size(foreign_frac: float = 0.01, miss_prob: float = 0.01) -> int:
@@ -99,6 +99,7 @@ def content_prune(stats: list[DatasetStats], pairs: list[tuple[int, int]], size:
                 out.pairs.append((c, p))
                 out.evidence[(c, p)] = {"content_check": out.errors[(c, p)]}
             continue
+        col_hashes = {col: column_hash(table.column(col)) for col in need}
         hashes: dict[tuple[str, ...], np.ndarray] = {}
         for c in children:
             sample = samples[c]
@@ -109,7 +110,7 @@ def content_prune(stats: list[DatasetStats], pairs: list[tuple[int, int]], size:
                 continue
             cols = tuple(sorted(stats[c].schema))
             if cols not in hashes:
-                hashes[cols] = np.unique(row_hashes(table, list(cols)))
+                hashes[cols] = np.unique(combine(col_hashes, list(cols), table.num_rows))
             found = np.isin(sample, hashes[cols], assume_unique=True)
             misses = int((~found).sum())
             if misses:
@@ -118,5 +119,5 @@ def content_prune(stats: list[DatasetStats], pairs: list[tuple[int, int]], size:
                 out.pairs.append((c, p))
                 out.evidence[(c, p)] = {"sampled_rows": min(size, stats[c].rows),
                                         "distinct_sampled_hashes": int(len(sample)), "misses": 0}
-        del table, hashes
+        del table, hashes, col_hashes
     return out

@@ -63,10 +63,15 @@ def _column_hash(arr: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
 
 def row_hashes(table: pa.Table, columns: list[str]) -> np.ndarray:
     """One uint64 per row over `columns` (taken in sorted order so the result ignores column order)."""
-    acc = np.zeros(table.num_rows, np.uint64)
+    return combine({c: column_hash(table.column(c)) for c in columns}, columns, table.num_rows)
+
+
+def combine(hashes: dict[str, np.ndarray | None], columns: list[str], num_rows: int) -> np.ndarray:
+    """Row hashes from per-column hashes (computed once per table, combined per projection)."""
+    acc = np.zeros(num_rows, np.uint64)
     with np.errstate(over="ignore"):
         for name in sorted(columns):
-            h = column_hash(table.column(name))
+            h = hashes[name]
             if h is not None:
                 acc = acc * MULT + h
                 acc ^= acc >> np.uint64(29)
