@@ -142,7 +142,7 @@ def ours(method: str, timeout_s: float, threshold: float, budget: float, routed:
 
     def run(pages: list[dict]) -> tuple[dict[str, str | None], float, float]:
         texts: dict[str, str | None] = {}
-        pid = ex._proc.pid if ex._proc is not None else None
+        pid = ex._proc.pid if ex._proc is not None else None  # None when extracting in-process
         started, cpu, worker = time.perf_counter(), time.process_time(), proc_cpu(pid) if pid else 0.0
         w = WebReader.WINDOW_PAGES
         for i in range(0, len(pages), w):
@@ -273,11 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: F1 {row['scrapinghub']['F1']:.3f}, {row['pages_per_s']:.1f} pages/s, "
               f"{row['pages_per_cpu_s']:.1f} pages/CPU-s", file=sys.stderr)
 
-    for method in ("resiliparse", "router", "trafilatura"):
+    variants = [("resiliparse", a.timeout, "ours: default (resiliparse)"),
+                ("resiliparse", 0.0, "ours: default, in-process (extract_timeout_s=0: no hang guard)"),
+                ("router", a.timeout, f"ours: router (budget {budget:g}, floor {threshold:g})"),
+                ("trafilatura", a.timeout, "ours: trafilatura (accurate)")]
+    for method, timeout, label in variants:
         routed: list[int] = []
-        run, ex = ours(method, a.timeout, threshold, budget, routed)
-        label = {"resiliparse": "ours: default (resiliparse)", "router": f"ours: router (budget {budget:g}, floor {threshold:g})",
-                 "trafilatura": "ours: trafilatura (accurate)"}[method]
+        run, ex = ours(method, timeout, threshold, budget, routed)
         with ex:
             record(label, run, routed if method == "router" else None)
     record("resiliparse 2.x (library defaults)", lambda pages: run_local(bare_resiliparse, pages))
