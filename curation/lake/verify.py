@@ -114,7 +114,11 @@ def _scan_many(spark: SparkSession, members: dict[int, list[str]], ch: Check) ->
     """One scan over the files of several datasets with the same projection, rows tagged by dataset."""
     from pyspark.sql import functions as F
 
-    owner = {os.path.abspath(f): d for d, files in members.items() for f in files}
+    owner: dict[str, int] = {}
+    for d, files in members.items():
+        for f in files:
+            if owner.setdefault(os.path.abspath(f), d) != d:  # overlapping datasets (a glob and a folder)
+                raise RuntimeError(f"{f} belongs to two datasets in one scan")
     df = read_dataset(spark, sorted(owner), ch.schema, ch.columns)
     mapping = []
     for uri in df.inputFiles():
