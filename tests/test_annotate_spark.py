@@ -10,7 +10,7 @@ import pytest
 from curation.config import load_config
 from curation.engine.runner import run_pipeline
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.heavy]
 
 ENGLISH = ("The river flows through the old town, past the market square and the cathedral. In the summer the "
            "banks are full of people who come to swim, to fish and to watch the boats. The town has grown slowly "
