@@ -14,7 +14,7 @@ from curation.ingest.pdf.config import PdfConfig
 class IngestConfig:
     extractor: Literal["resiliparse", "trafilatura", "router"] = opt(
         "resiliparse", "HTML to text: resiliparse (fast main-content, default), trafilatura (accurate, ~10x slower), "
-        "or router (resiliparse everywhere, trafilatura where a cheap signal predicts resiliparse did badly).")
+        "or router (resiliparse everywhere; trafilatura for the pages a cheap signal ranks worst, within router_budget).")
     router_budget: float = opt(
         0.2, "Router: at most this share of HTML pages (per window of 32 pages, credit carried over) is re-extracted "
         "with trafilatura, the ones whose resiliparse output looks worst (AdaParse's alpha: bounds the extra cost).")
