@@ -263,12 +263,21 @@ def describe() -> str:
     lines = []
     for name, cls in sections().items():
         lines.append(f"\n### `{name}`\n")
-        if cls.__doc__ and not cls.__doc__.startswith(cls.__name__ + "("):
-            lines.append(cls.__doc__.strip().splitlines()[0] + "\n")
         lines.append("| key | type | default | meaning |\n|---|---|---|---|")
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            doc = f.metadata.get("doc", "")
-            lines.append(f"| `{name}.{f.name}` | {_type_name(hints[f.name])} | `{json.dumps(default, default=str)}` | {doc} |")
+        lines += _describe_fields(cls, name)
     return "\n".join(lines) + "\n"
+
+
+def _describe_fields(cls: type, prefix: str) -> list[str]:
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        doc = f.metadata.get("doc", "")
+        if dataclasses.is_dataclass(default):
+            rows.append(f"| `{prefix}.{f.name}` | section | | {doc} |")
+            rows += _describe_fields(type(default), f"{prefix}.{f.name}")
+            continue
+        tp = str(hints[f.name]).replace("typing.", "").replace("<class '", "").replace("'>", "")
+        rows.append(f"| `{prefix}.{f.name}` | {tp} | `{json.dumps(default, default=str)}` | {doc} |")
+    return rows

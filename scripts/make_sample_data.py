@@ -52,7 +52,7 @@ def main() -> int:
     for name in PDFS:
         shutil.copy(EXT / "pdf" / "files" / name, OUT / "pdf" / name)
     keep = [e for e in manifest if e["file"].split("/")[-1] in PDFS]
-    (OUT / "pdf" / "manifest.json").write_text(json.dumps(keep, indent=1) + "\n")
+    (OUT / "pdf" / "_sources.json").write_text(json.dumps(keep, indent=1) + "\n")
     print(f"{len(docs)} documents, {len(PDFS)} PDFs")
     return 0
 
