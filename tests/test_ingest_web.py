@@ -242,3 +242,17 @@ def test_whole_file_gzip_and_truncation(tmp_path: Path) -> None:
     plain.write_bytes(bytes(flipped))
     rows = rows_of(plain)
     assert [r["reason"] for r in rows] == [None, "bad_record_length", None, None, None]
+
+
+def test_router_budget_shared_across_single_page_files(tmp_path: Path) -> None:
+    nav = "".join(f"<div><a href='/{i}'>Menu entry {i}</a></div>" for i in range(40))
+    noisy = "<html><body><div>" + nav + "</div>" + ARTICLE[ARTICLE.index("<article>"):]
+    cfg = IngestConfig(extractor="router", extract_timeout_s=0, router_budget=0.2)
+    used = []
+    with Extractor("router", 0, cfg.router_threshold, router_budget=cfg.router_budget) as ex:
+        for i in range(10):
+            f = tmp_path / f"p{i}.html"
+            f.write_text(noisy)
+            row = pa.Table.from_batches(list(read_web_file(str(f), cfg, extractor=ex))).to_pylist()[0]
+            used.append(row["html_extractor"])
+    assert used.count("trafilatura") == 2  # 20% of ten one-page files, the credit carried between files

@@ -38,10 +38,15 @@ def test_ingest_stage_end_to_end(spark, sample_dir: Path, tmp_path: Path, make_c
             "WARC-Date: 2024-01-02T03:04:05Z\r\nWARC-Target-URI: http://papers.example/a.pdf\r\n"
             f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http_pdf)}\r\n\r\n")
     (inputs / "pdf.warc").write_bytes(head.encode() + http_pdf + b"\r\n\r\n")
+    pages = inputs / "pages"  # single HTML files: several share one task
+    pages.mkdir()
+    for i in range(3):
+        (pages / f"p{i}.html").write_text(f"<html><body><article><p>Page {i} has a sentence of real prose in it."
+                                          "</p></article></body></html>")
     for p in pdfs:
         shutil.copy(p, inputs / p.name)
     expected_web = {}
-    for f in sorted(inputs.glob("*.*")):
+    for f in sorted([*inputs.glob("*.*"), *pages.glob("*.html")]):
         if f.suffix in (".jsonl", ".pdf"):
             continue
         t = pa.Table.from_batches(list(read_web_file(str(f), IngestConfig(extract_timeout_s=0))))
@@ -73,6 +78,8 @@ def test_ingest_stage_end_to_end(spark, sample_dir: Path, tmp_path: Path, make_c
     web = [r for r in kept if r["source_type"] in ("warc", "wet", "arc")]
     assert web and all(r["text"] and r["url"] and r["crawl_date"] for r in web)
     assert {"html_extractor", "html_charset", "http_status"} <= set(kept[0])
+    html = [r for r in kept if r["source_type"] == "html"]
+    assert len(html) == 3 and all("real prose" in r["text"] for r in html)
 
 
 @pytest.mark.spark

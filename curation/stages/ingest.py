@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from curation import schema as S
 from curation.ingest.web.config import IngestConfig
 from curation.ingest.web.documents import PDF_CONTENT, is_html_path, read_web_file, web_schema
+from curation.ingest.web.sandbox import Extractor
 from curation.io.readers import input_format
 from curation.stages.base import Stage, StageContext
 from curation.stages.read import expand_inputs, files_frame, read_documents
@@ -70,11 +71,26 @@ class IngestStage(Stage):
             schema = web_schema()
 
             def run(batches, cfg=cfg, batch_size=batch_size):
-                for b in batches:
-                    for path in b.column("path").to_pylist():
-                        yield from read_web_file(path, cfg, batch_size)
+                # One extractor worker per task, shared by the task's files: single-page HTML files then
+                # share the router's budget credit (a per-file credit would never reach one page).
+                with Extractor(cfg.extractor, cfg.extract_timeout_s, cfg.router_threshold,
+                               router_budget=cfg.router_budget) as ex:
+                    for b in batches:
+                        for path in b.column("path").to_pylist():
+                            yield from read_web_file(path, cfg, batch_size, extractor=ex)
 
-            rows = files_frame(ctx.spark, web).mapInArrow(run, spark_schema(schema))
+            archives = [f for f in web if not is_html_path(f, cfg)]
+            pages_in = [f for f in web if is_html_path(f, cfg)]
+            parts = []
+            if archives:
+                parts.append(files_frame(ctx.spark, archives))  # one task per archive: streaming, bounded memory
+            if pages_in:
+                # Single HTML pages are small: consecutive files (sorted) share a task, html_files_per_task each.
+                n = max(1, -(-len(pages_in) // cfg.html_files_per_task))
+                rdd = ctx.spark.sparkContext.parallelize([(f,) for f in pages_in], n)
+                parts.append(ctx.spark.createDataFrame(rdd, "path string"))
+            files = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
+            rows = files.mapInArrow(run, spark_schema(schema))
             # Materialise once: the rows are split (PDF payloads / pages) and deduplicated below, and the
             # WARC files must not be read and extracted twice.
             rows = rows.persist(StorageLevel.DISK_ONLY)

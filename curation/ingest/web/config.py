@@ -38,6 +38,7 @@ class IngestConfig:
                            "is kept, the others are dropped as duplicate_url with related_id = the kept one's source_id.")
     html_suffixes: list[str] = opt([".html", ".htm", ".xhtml", ".html.gz", ".htm.gz"],
                                    "File suffixes read as single HTML pages.")
+    html_files_per_task: int = opt(64, "Single HTML page files are read this many to a Spark task (archives: one per task).")
     pdf: PdfConfig = field(default_factory=PdfConfig, metadata={"doc": "PDF parsing and routing"})
 
     def validate(self) -> None:
@@ -45,6 +46,8 @@ class IngestConfig:
             raise ValueError(f"router_budget must be in [0, 1], got {self.router_budget}")
         if not 0.0 <= self.router_threshold <= 1.0:
             raise ValueError(f"router_threshold must be in [0, 1], got {self.router_threshold}")
+        if self.html_files_per_task < 1:
+            raise ValueError(f"html_files_per_task must be >= 1, got {self.html_files_per_task}")
         if self.max_record_bytes <= 0 or self.max_html_bytes <= 0:
             raise ValueError("max_record_bytes and max_html_bytes must be positive")
         for entry in self.url_blocklist:
