@@ -187,6 +187,8 @@ def test_router_budget_bounds_reextraction() -> None:
     assert chosen == [] and credit == pytest.approx(2.0)  # clean pages: credit carried, not spent
     chosen, _ = choose_for_budget([0.9] * 10, 0.05, 0.2, credit)
     assert len(chosen) == 4
+    chosen, credit = choose_for_budget([1.0], 0.05, 0.2, 0.0)  # nothing extracted from a big page: always
+    assert chosen == [0] and credit < 0
     nav = "".join(f"<div><a href='/{i}'>Menu entry {i}</a></div>" for i in range(40))
     noisy = "<html><body><div>" + nav + "</div>" + ARTICLE[ARTICLE.index("<article>"):]
     with Extractor("router", timeout_s=0, router_threshold=0.05, router_budget=0.5) as ex:

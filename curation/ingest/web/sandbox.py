@@ -94,11 +94,15 @@ def choose_for_budget(scores: list[float | None], threshold: float, budget: floa
     """Indices of the pages to re-extract (highest signal first, above `threshold`) and the credit left.
 
     The credit grows by budget x pages per window and is spent one per re-extracted page; it is capped
-    at four windows' worth so a long clean stretch cannot be followed by an unbounded burst.
+    at four windows' worth so a long clean stretch cannot be followed by an unbounded burst. Pages that
+    score 1 (nothing extracted from a large page) are always chosen, on credit.
     """
     credit += budget * len(scores)
     eligible = sorted(((s, i) for i, s in enumerate(scores) if s is not None and s > threshold), reverse=True)
-    chosen = [i for _, i in eligible[:int(credit)]]
+    # A score of 1 means resiliparse found (almost) nothing on a large page: always worth a second try
+    # (rare; it borrows from later windows' budget).
+    must = sum(1 for s, _ in eligible if s >= 1.0) if budget > 0 else 0
+    chosen = [i for _, i in eligible[:max(must, int(credit))]]
     credit -= len(chosen)
     return chosen, min(credit, budget * 4 * max(1, len(scores)))
 
