@@ -71,8 +71,7 @@ def main() -> None:
     if not url:
         port = _port()
         proc = subprocess.Popen([sys.executable, "-m", "curation.rewrite.llama_server", "--model", str(default_model_path()),
-                                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2",
-                                 "--n_parallel", str(max(a.concurrency))],
+                                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -82,7 +81,11 @@ def main() -> None:
                 probe.check()
                 break
             except Exception:  # noqa: BLE001
+                if proc is not None and proc.poll() is not None:
+                    raise SystemExit(f"the llama.cpp server exited with code {proc.returncode}") from None
                 time.sleep(0.5)
+        else:
+            raise SystemExit(f"no server answering at {url}")
         for c in a.concurrency:
             b = OpenAIHTTPBackend(url, a.model, concurrency=c, timeout_s=600, retries=1)
             dt, tok, valid = run(b, docs, template, a.max_tokens)
