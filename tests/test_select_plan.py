@@ -141,3 +141,33 @@ def test_select_stage_keeps_pool_and_marks_recycling(spark, tmp_path, make_confi
     assert {r["quality_bucket"] for r in kept} == set(range(1, plan["k"] + 1))
     assert Path(out / "stages" / "00-select" / "side" / "plan.json").exists() or any(
         p.name == "plan.json" for p in out.rglob("plan.json"))
+
+
+def test_proxy_runs_write_curves_that_fit(tmp_path, sample_dir):
+    """A tiny proxy run per bucket on real sample text (scores made up: this tests the machinery)."""
+    import json as _json
+
+    from curation.select.config import ProxyConfig
+    from curation.select.fit import fit_laws, read_curves
+    from curation.select.proxy import run_proxies
+
+    rows = [_json.loads(line) for line in (sample_dir / "jsonl" / "documents.jsonl").read_text().splitlines()][:120]
+    rng = np.random.default_rng(0)
+    texts = [r["text"] for r in rows]
+    t = pa.table({"doc_id": [r["id"] for r in rows], "text": texts,
+                  "token_count": pa.array([max(1, len(x) // 4) for x in texts], pa.int64()),
+                  "quality_score": pa.array(rng.random(len(rows)), pa.float64())})
+    pq.write_table(t, tmp_path / "docs.parquet")
+    cfg = SelectConfig(histogram_bins=1000, proxy=ProxyConfig(buckets=2, multiples=[1.0, 2.0], max_pool_tokens=400,
+                                                              reference_docs=4, context=32, batch_size=4, threads=1))
+    out, points = run_proxies([str(tmp_path / "docs.parquet")], cfg, tmp_path / "curves.csv")
+    assert sorted({p.bucket for p in points}) == [1, 2] and len(points) == 4
+    assert read_curves(out) == points
+    for b in (1, 2):
+        curve = sorted((p for p in points if p.bucket == b), key=lambda p: p.tokens_seen)
+        assert curve[1].tokens_seen == pytest.approx(2 * curve[0].tokens_seen, rel=0.05)
+        assert all(0 < p.loss < 10 for p in curve)
+    summary = _json.loads((tmp_path / "curves.json").read_text())
+    assert summary["model"] == "byte-tiny" and summary["reference_docs"] >= 1
+    laws = fit_laws(points, d=0.0, polish=False, a_steps=10)
+    assert len(laws.buckets) == 2

@@ -105,7 +105,9 @@ def sample_buckets(paths: list[str], cfg: SelectConfig) -> tuple[dict[int, Sampl
     top_half_docs = int(hist.docs[half_bin:].sum())
     # Hold out at most a fifth of the top half, so small corpora keep most of their best documents for training.
     ref_rate = 0.0 if pc.reference else min(0.2, 1.5 * pc.reference_docs / max(top_half_docs, 1))
-    rates = {b.index: min(1.0, 1.3 * pc.max_pool_tokens / max(b.tokens * (1 - ref_rate), 1)) for b in buckets[:m]}
+    # Sample ~1.3x the cap (and at least ~8 documents) per bucket by hash, then trim to the cap in hash order.
+    rates = {b.index: min(1.0, max(1.3 * pc.max_pool_tokens / max(b.tokens * (1 - ref_rate), 1), 8 / max(b.docs, 1)))
+             for b in buckets[:m]}
     picked: dict[int, list[tuple[float, str, int]]] = {k: [] for k in rates}
     ref: list[tuple[float, str, int]] = []
     for key, text, score, tokens in _iter_docs(paths, cfg.score_column, cfg.token_column):
