@@ -61,7 +61,8 @@ def _short(path: str, base: str) -> str:
 
 def render(report: dict, max_rows: int = 40) -> str:
     """The stdout table: pairs surviving each stage, containment edges, the plan."""
-    base = os.path.commonpath([e for e in report.get("inputs", []) if os.path.isabs(e)] or ["/"])
+    inputs = [os.path.abspath(e) for e in report.get("inputs", []) if "://" not in e and not any(c in e for c in "*?[")]
+    base = os.path.commonpath(inputs) if inputs else "/"
     stages = []
     for s in report["stages"]:
         extra = s.get("pruned_by") or {k: v for k, v in s.items()
