@@ -151,3 +151,21 @@ def test_normalize_repairs_invalid_utf8_from_foreign_parquet():
     assert out[1]["decision"] == "kept" and "\ufffd" in out[1]["text"]
     out = run_in_process(NormalizeTransform(NormalizeConfig(invalid_utf8="quarantine")), base).to_pylist()
     assert out[1]["decision"] == "quarantined"
+
+
+def test_foreign_parquet_with_other_types_goes_through_the_validating_reader(tmp_path):
+    import datetime
+
+    from curation.io.readers import is_document_parquet
+
+    table = pa.table({"doc_id": ["a", "b"], "source_id": ["s1", "s2"], "source": ["x", "x"], "text": ["hello world", None],
+                      "crawl_date": pa.array([datetime.datetime(2024, 1, 1)] * 2, pa.timestamp("ns"))})
+    pq.write_table(table, tmp_path / "foreign.parquet")
+    assert not is_document_parquet(str(tmp_path / "foreign.parquet"))
+    rows = pa.Table.from_batches(list(read_file(str(tmp_path / "foreign.parquet"), InputConfig()))).to_pylist()
+    assert rows[0]["decision"] == S.KEPT and rows[0]["crawl_date"].year == 2024
+    assert rows[1]["decision"] == S.QUARANTINED and rows[1]["reason"] == "missing_text"
+    own = S.conform(pa.table({"doc_id": ["a"], "source_id": ["s"], "source": ["x"], "source_type": ["jsonl"],
+                              "text": ["t"]}), S.core_document_schema())
+    pq.write_table(own, tmp_path / "own.parquet")
+    assert is_document_parquet(str(tmp_path / "own.parquet"))

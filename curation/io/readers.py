@@ -270,11 +270,18 @@ def read_file(path: str, cfg: InputConfig, batch_size: int = 1000) -> Iterator[p
 
 
 def is_document_parquet(path: str) -> bool:
-    """Our own output (document schema) can be read natively by Spark, keeping every signal column."""
+    """Our own output (document schema, exact core types) is read natively by Spark, keeping every signal column.
+
+    Anything else (other columns, other timestamp units, ids as integers) goes through the validating
+    Python reader, which casts or quarantines row by row instead of failing the whole read.
+    """
     try:
         fsys, p = fs.resolve(path)
         with fsys.open_input_file(p) as f:
-            names = pq.read_schema(f).names
+            schema = pq.read_schema(f)
     except Exception:
         return False
-    return all(c in names for c in ("doc_id", "source_id", "text", "source"))
+    core = S.core_document_schema()
+    if not all(c in schema.names for c in ("doc_id", "source_id", "text", "source")):
+        return False
+    return all(schema.field(f.name).type == f.type for f in core if f.name in schema.names)
