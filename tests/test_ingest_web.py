@@ -140,7 +140,7 @@ def test_extractors_and_router() -> None:
 
 def test_time_limit_quarantines_and_recovers(tmp_path: Path) -> None:
     big = "<html><body>" + "<div><p>word " * 40000 + "</body></html>"
-    with Extractor("trafilatura", timeout_s=0.05, router_threshold=0.35) as ex:
+    with Extractor("trafilatura", timeout_s=0.001, router_threshold=0.35) as ex:
         with pytest.raises(ExtractTimeout):
             ex(big)
         ex.timeout_s = 30
@@ -149,7 +149,7 @@ def test_time_limit_quarantines_and_recovers(tmp_path: Path) -> None:
     p = tmp_path / "slow.warc.gz"
     write_gz_members(p, [warc_record("response", "http://s.example/", http(big.encode())),
                          warc_record("response", "http://t.example/", http(ARTICLE.encode()))])
-    rows = rows_of(p, extract_timeout_s=0.05, extractor="trafilatura")
+    rows = rows_of(p, extract_timeout_s=0.001, extractor="trafilatura")
     assert rows[0]["reason"] == "extract_timeout" and rows[0]["decision"] == S.QUARANTINED
     assert len(rows) == 2
 

@@ -100,7 +100,8 @@ def test_spark_submit_runs_the_pipeline(tmp_path):
     shutil.copy(ROOT / "configs" / "sample.yaml", tmp_path / "sample.yaml")
     res = subprocess.run(
         [str(submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false", str(ROOT / "curation" / "submit.py"),
-         "run", str(tmp_path / "sample.yaml"), "--input", str(ROOT / "sample_data" / "jsonl"), "--output", str(out)],
+         "run", str(tmp_path / "sample.yaml"), "--input", str(ROOT / "sample_data" / "jsonl"), "--output", str(out),
+         "--set", "pipeline.stages=[normalize, export]"],
         env=_env(), capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert res.returncode == 0, res.stderr[-3000:]

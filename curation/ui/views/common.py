@@ -102,8 +102,9 @@ def rows_by_source_id(files: list[str], source_ids: list[str], select: str = "*"
     by_file: dict[str, list[str]] = {}
     for f in found:
         by_file.setdefault(f["filename"], []).append(f["doc_id"])
-    out: list[dict[str, Any]] = []
-    for file, ids in by_file.items():
-        out.extend(Q.rows(f"SELECT {select} FROM {Q.source([file])} WHERE doc_id IN ({', '.join('?' * len(ids))})",
-                          ids))
-    return out
+    if not by_file:
+        return []
+    # All matching files in one union_by_name read: `select` names columns of the whole file set, and a
+    # column missing from one file (a stage that added it later) must read as NULL, not fail the query.
+    ids = [i for v in by_file.values() for i in v]
+    return Q.rows(f"SELECT {select} FROM {Q.source(files)} WHERE doc_id IN ({', '.join('?' * len(ids))})", ids)
