@@ -71,24 +71,18 @@ def make_corpus(path: Path, n: int, seed: int = 0) -> int:
 
 
 def bench_in_process(stage: str, path: Path, batch: int) -> tuple[float, int]:
-    import pyarrow as pa
-
     from curation.config import load_config
     from curation.io.readers import read_file
-    from curation.stages import get_stage
+    from curation.stages.normalize import NormalizeTransform
 
+    if stage != "normalize":
+        raise SystemExit("the in-process comparison is wired for normalize only")
     cfg = load_config(None)
-    stage_obj = get_stage(stage)(cfg)
-    transform = stage_obj.transform() if hasattr(stage_obj, "transform") else None
-    if transform is None:
-        from curation.stages.normalize import NormalizeTransform
-
-        transform = NormalizeTransform(cfg.normalize)
+    transform = NormalizeTransform(cfg.normalize)
     start = time.perf_counter()
     rows = 0
     for b in read_file(str(path), cfg.input, batch):
         rows += transform(b).num_rows
-    _ = pa
     return time.perf_counter() - start, rows
 
 

@@ -55,7 +55,7 @@ def run_in_process(fn: BatchFn, table: pa.Table, batch_size: int = 2000) -> pa.T
     outs = [fn(b) for b in table.to_batches(max_chunksize=batch_size) if b.num_rows]
     if not outs:
         return table.slice(0, 0)
-    return pa.Table.from_batches([o if isinstance(o, pa.RecordBatch) else o for o in outs])
+    return pa.Table.from_batches(outs)
 
 
 def with_columns(batch: pa.RecordBatch, columns: dict[str, pa.Array]) -> pa.RecordBatch:

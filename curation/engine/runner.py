@@ -111,7 +111,6 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
                      finished_at=now(), seconds=round(time.time() - started, 2), extra=ctx.extra, models=ctx.models)
         manifest.data["models"].update(ctx.models)
         manifest.set_stage(index, entry)
-        manifest.data["shards"] = entry["shards"] if last else manifest.data.get("shards", [])
         manifest.save()
         previous = spark.read.parquet(docs_dir)
         if name == until:

@@ -28,7 +28,8 @@ def get_spark(cfg: SparkConfig | None = None) -> SparkSession:
     cfg = cfg or SparkConfig()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1") if not under_spark_submit() else None
+    if not under_spark_submit():
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.appName(cfg.app_name)
     master = os.environ.get("CURATION_SPARK_MASTER") or cfg.master
     if master:

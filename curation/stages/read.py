@@ -35,7 +35,8 @@ def read_documents(spark: SparkSession, files: list[str], cfg: InputConfig, batc
     from pyspark.sql import functions as F
 
     native = [f for f in files if f.lower().endswith((".parquet", ".pq")) and is_document_parquet(f)]
-    foreign = [f for f in files if f not in set(native)]
+    native_set = set(native)
+    foreign = [f for f in files if f not in native_set]
     frames = []
     if foreign:
         out_schema = reader_schema()

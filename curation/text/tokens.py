@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pyarrow as pa
-
 _WORDS = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
@@ -18,8 +16,3 @@ def approx_token_count(text: str | None) -> int | None:
     if text is None:
         return None
     return sum(1 + (len(m) - 1) // 6 for m in _WORDS.findall(text))
-
-
-def approx_token_counts(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Vectorised version of approx_token_count over an Arrow string array."""
-    return pa.array([approx_token_count(t) for t in texts.to_pylist()], type=pa.int64())
