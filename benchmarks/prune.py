@@ -122,31 +122,49 @@ def _faiss_threads() -> int:
 
 
 def bench_spark(args: argparse.Namespace) -> dict:
+    """The whole stage through the runner on local Spark: real embeddings of every document, then the
+    k-means, SemDeDup and policy steps on them. `--corpus` gives real documents (JSONL/Parquet files or
+    folders); without it the sample passages are cycled (numbered, so SemDeDup has near-copies to drop)."""
+    from benchmarks.harness import PeakRSS
     from curation.config import load_config
     from curation.engine.runner import run_pipeline
 
-    texts, _ = passages(args.spark_docs)
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "docs.jsonl"
-        with open(src, "w") as f:
-            for i, t in enumerate(texts):
-                f.write(json.dumps({"id": f"p{i}", "text": f"[{i}] {t}"}) + "\n")
-        cfg = load_config(None, [f"input.paths=[{src}]", f"output.dir={tmp}/run", "spark.progress=false",
-                                 "spark.master=local[2]", f"prune.max_seq_length={args.max_seq_length}",
-                                 f"prune.batch_size={args.batch_size}", "prune.keep_fraction=0.5"])
+        if args.corpus:
+            inputs = list(args.corpus)
+        else:
+            texts, _ = passages(args.spark_docs)
+            inputs = [str(Path(tmp) / "docs.jsonl")]
+            with open(inputs[0], "w") as f:
+                for i, t in enumerate(texts):
+                    f.write(json.dumps({"id": f"p{i}", "text": f"[{i}] {t}"}) + "\n")
+        out = args.spark_out or f"{tmp}/run"
+        cfg = load_config(None, [f"input.paths={json.dumps(inputs)}", f"output.dir={out}", "spark.progress=false",
+                                 f"spark.master={args.master}", f"prune.max_seq_length={args.max_seq_length}",
+                                 f"prune.batch_size={args.batch_size}", "prune.keep_fraction=0.5",
+                                 f"prune.device={args.device}", *args.set])
         t0 = time.perf_counter()
-        manifest = run_pipeline(cfg, stages=["prune"])
+        with PeakRSS() as mem:
+            manifest = run_pipeline(cfg, stages=["prune"])
         wall = time.perf_counter() - t0
     st = manifest["stages"][-1]
-    return {"docs": len(texts), "wall_s": round(wall, 1), "stage_s": st["seconds"], "steps_s": st["extra"]["timings_driver_s"],
-            "kept": st["docs"]["kept"], "dropped": st["docs"]["dropped"], "docs_per_s": round(len(texts) / st["seconds"], 1)}
+    n = st["docs"]["in"]
+    return {"docs": n, "wall_s": round(wall, 1), "stage_s": st["seconds"], "steps_s": st["extra"]["timings_driver_s"],
+            "kept": st["docs"]["kept"], "dropped": st["docs"]["dropped"], "docs_per_s": round(n / st["seconds"], 1),
+            "kmeans": st["extra"].get("kmeans"), "semdedup": st["extra"].get("semdedup"),
+            "policy": st["extra"].get("policy"), "peak_rss_mb_process_tree": round(mem.peak / 2**20),
+            "load_avg_end": os.getloadavg()}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--embed-docs", type=int, default=400, help="real passages to embed (0 skips)")
     p.add_argument("--synthetic", type=int, default=100_000, help="synthetic embeddings for k-means + SemDeDup (0 skips)")
-    p.add_argument("--spark-docs", type=int, default=0, help="also run the whole stage on local[2] Spark with this many docs")
+    p.add_argument("--spark-docs", type=int, default=0, help="also run the whole stage on local Spark with this many sample passages")
+    p.add_argument("--corpus", nargs="*", default=[], help="real documents (JSONL/Parquet files or folders) for the Spark run")
+    p.add_argument("--spark-out", default="", help="keep the Spark run folder here (default: a temporary folder)")
+    p.add_argument("--master", default="local[2]")
+    p.add_argument("--set", nargs="*", default=[], help="extra config overrides for the Spark run (key=value)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-seq-length", type=int, default=128)
@@ -167,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         results["cluster_dedup"] = bench_cluster_and_dedup(args)
     if args.embed_docs:
         results["embeddings"] = bench_embeddings(args)
-    if args.spark_docs:
+    if args.spark_docs or args.corpus:
         results["spark_stage"] = bench_spark(args)
     if args.json:
         print(json.dumps(results, indent=2))
