@@ -1,9 +1,8 @@
-"""Word tokens for the heuristic rules, computed for a whole batch with a few RE2 passes.
+"""Word tokens for the heuristic rules, computed for a whole batch without a per-document Python loop.
 
 The Gopher/FineWeb rules count words *and* punctuation tokens (datatrove tokenises English with spaCy's
 rule-based tokenizer, where "end." is two tokens), so the alphabetic-word ratio and the n-gram
-statistics depend on how punctuation is split. This tokenizer approximates spaCy's English rules
-without a per-document Python loop:
+statistics depend on how punctuation is split. This tokenizer approximates spaCy's English rules:
 
 * punctuation at the edges of a whitespace-separated piece becomes one token per character
   ("end." -> "end", "."; "())" -> "(", ")", ")"); a run of dots stays one token ("...");
@@ -12,6 +11,12 @@ without a per-document Python loop:
   ("and/or"), commas between letters, "+-*^" between digits; contractions split before the
   apostrophe ("there's" -> "there", "'s");
 * URL-like pieces (scheme:// or www.) stay one token, as spaCy's URL rule keeps them.
+
+How: one Arrow whitespace split gives the pieces; pieces made of word characters only (most of them)
+are tokens as they are; the others are cut character by character with numpy over their code points
+(character classes come from a 64k-entry table that RE2 itself fills, so they are exactly the regex
+classes \\pL, \\pN, \\pM). tests/test_annotate_words.py keeps the earlier regex-replacement
+version of these rules as the reference and checks that both give the same tokens.
 
 Known differences from spaCy: "don't" becomes "don", "'t" (spaCy: "do", "n't"), abbreviations such as
 "Dr." lose their final dot to a separate token, and spaCy's special cases (emoticons, "a.m.") are absent.
@@ -26,17 +31,8 @@ import pyarrow.compute as pc
 
 from curation.annotate.textops import WORD_CHARS, Parts
 
-NW = "[^" + WORD_CHARS + r"\x{E001}\\]"  # not a word character; the contraction placeholder and "\\" (TeX
-# commands such as \\rotate stay one token in spaCy) count as word characters
-#: Infix rules (spaCy's English infixes): these split inside a piece; other inner punctuation stays.
-_INFIX_CANDIDATE = r"[\pL\pN][-:<>=/,'\x{2019}+*^][\pL\pN]"
-_INFIX = [
-    (r"(\pL)['\x{2019}](\pL)", "\\1 \uE001\\2"),  # contractions split before the apostrophe: there 's
-    (r"(\pL)-(\pL)", r"\1 - \2"),
-    (r"([\pL\pN])([:<>=/])(\pL)", r"\1 \2 \3"),
-    (r"(\pL),(\pL)", r"\1 , \2"),
-    (r"(\pN)([-+*^])(\pN)", r"\1 \2 \3"),
-]
+NW = "[^" + WORD_CHARS + r"\x{E001}\\]"  # not a word character; "\\" counts as one (TeX commands such as
+# \\rotate stay one token in spaCy), and so does U+E001 (the former contraction placeholder)
 #: Tokens made only of punctuation and ASCII symbols (datatrove's PUNCTUATION set, roughly).
 SYMBOL_TOKEN = r"^[\pP$+<=>^`|~\x{25BA}\pC]+$"
 ALPHA = r"\pL"
@@ -59,38 +55,143 @@ def _split(arr: pa.Array, parents: np.ndarray) -> tuple[pa.Array, np.ndarray]:
 def tokenize(texts: pa.Array) -> Parts:
     """All word and punctuation tokens of every text, flattened, with their document index.
 
-    Whitespace splits first. URL-like pieces stay one token (spaCy's URL rule) apart from brackets,
-    quotes and punctuation at their ends. Other pieces get the infix rules, then lose their leading and
-    trailing punctuation runs, which become one token per character (a run of dots stays one token).
+    Whitespace splits first. Most pieces are plain words (letters, digits, marks only): they are tokens
+    as they are, so only the other pieces (typically a quarter) go through the regex rules in
+    `_tokenize_pieces`, and their tokens are put back in text order with one `take`.
     """
-    pieces, parents = _split(texts, np.arange(len(texts), dtype=np.int64))
+    n = len(texts)
+    pieces, parents = _split(texts, np.arange(n, dtype=np.int64))
     if len(pieces) == 0:
-        return Parts(pieces, parents, len(texts))
-    # Each rule runs only on the pieces it can change (found with one cheap match), not on every piece.
-    t = pieces
-    infix = pc.match_substring_regex(t, _INFIX_CANDIDATE)
-    if pc.any(infix).as_py():
-        sub = t.filter(infix)
-        for pattern, replacement in _INFIX:
-            # Two passes: RE2 replaces non-overlapping matches, so "a-b-c" needs a second pass.
-            sub = pc.replace_substring_regex(sub, pattern, replacement)
-            sub = pc.replace_substring_regex(sub, pattern, replacement)
-        t = pc.replace_with_mask(t, infix, sub)
-    edge = pc.match_substring_regex(t, f"^{NW}|{NW}$")
-    if pc.any(edge).as_py():
-        sub = t.filter(edge)
-        sub = pc.replace_substring_regex(sub, f"^({NW}+)", r"\1 ")
-        sub = pc.replace_substring_regex(sub, f"({NW}+)$", r" \1")
-        t = pc.replace_with_mask(t, edge, sub)
-    url = pc.match_substring_regex(pieces, URL_TOKEN)
-    if pc.any(url).as_py():
-        u = pieces.filter(url)
-        u = pc.replace_substring_regex(u, r"^([(\[<\"'\x{201C}])", r"\1 ")
-        u = pc.replace_substring_regex(u, r"([.,;:!?)\]>\"'\x{201D}]+)$", r" \1")
-        t = pc.replace_with_mask(t, url, u)
-    tokens, parents = _split(t, parents)
-    punct = pc.match_substring_regex(tokens, f"^{NW}+$")
-    if pc.any(punct).as_py():
-        runs = pc.replace_substring_regex(tokens.filter(punct), r"(\.\.+|[^\s])", r" \1 ")
-        tokens, parents = _split(pc.replace_with_mask(tokens, punct, runs), parents)
-    return Parts(tokens, parents, len(texts))
+        return Parts(pieces, parents, n)
+    special = pc.match_substring_regex(pieces, NW)
+    special_idx = np.flatnonzero(special.to_numpy(zero_copy_only=False))
+    if special_idx.size == 0:
+        return Parts(pieces, parents, n)
+    sub_tokens, owner = _tokenize_pieces(pieces.filter(special))
+    sub_count = np.bincount(owner, minlength=special_idx.size)
+    per_piece = np.ones(len(pieces), dtype=np.int64)
+    per_piece[special_idx] = sub_count
+    start = np.cumsum(per_piece) - per_piece  # where each piece's tokens begin in the output
+    total = int(per_piece.sum())
+    # source index into concat(pieces, sub_tokens) for every output position
+    src = np.empty(total, dtype=np.int64)
+    plain = np.ones(len(pieces), dtype=bool)
+    plain[special_idx] = False
+    src[start[plain]] = np.flatnonzero(plain)
+    rank = np.arange(owner.size) - (np.cumsum(sub_count) - sub_count)[owner]  # token's place within its piece
+    src[start[special_idx[owner]] + rank] = len(pieces) + np.arange(owner.size)
+    values = pa.concat_arrays([pieces, sub_tokens]).take(pa.array(src))
+    return Parts(values, np.repeat(parents, per_piece), n)
+
+
+def _tokenize_pieces(pieces: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Tokens of whitespace-free pieces that contain a non-word character, and the piece of each token.
+
+    The pieces are cut character by character with numpy (no regex pass per piece): a token starts at
+    the start of a piece; at every character of a piece's leading and trailing punctuation runs (a run
+    of dots stays one token); at the first word character after a leading run; at an infix separator
+    and the character after it; at a contraction's apostrophe. URL-like pieces are cut only after one
+    leading bracket or quote and before their trailing punctuation. The tokens of a piece cover it
+    exactly, so the token array shares the pieces' UTF-8 buffer (offsets only, no copy).
+    """
+    m = len(pieces)
+    pieces = pieces if pieces.offset == 0 else pa.concat_arrays([pieces])
+    offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int32, count=m + 1)
+    data = pieces.buffers()[2]
+    text = data.to_pybytes()[offsets[0]:offsets[m]].decode("utf-8")
+    cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    n_chars = pc.utf8_length(pieces).to_numpy(zero_copy_only=False).astype(np.int64)
+    pend = np.cumsum(n_chars)
+    pstart = pend - n_chars
+    piece = np.repeat(np.arange(m, dtype=np.int64), n_chars)
+    cls = _classes(cp)
+    word, letter, num = (cls & _WORD) > 0, (cls & _LETTER) > 0, (cls & _NUM) > 0
+    colon_like, arith = (cls & _COLON_LIKE) > 0, (cls & _ARITH) > 0
+    first = np.zeros(cp.size, dtype=bool)
+    first[pstart] = True
+    last = np.zeros(cp.size, dtype=bool)
+    last[pend - 1] = True
+    inner = ~first & ~last
+    prev_l, next_l = np.roll(letter, 1), np.roll(letter, -1)  # wrapped values only reach first/last chars
+    prev_ln = prev_l | np.roll(num, 1)
+    prev_n, next_n = np.roll(num, 1), np.roll(num, -1)
+    apostrophe = inner & ((cp == 0x27) | (cp == 0x2019)) & prev_l & next_l
+    sep = inner & (
+        (((cp == 0x2D) | (cp == 0x2C)) & prev_l & next_l)  # e-mail, a,b
+        | (colon_like & prev_ln & next_l)  # and/or, 23:a
+        | (arith & prev_n & next_n))  # 3-4, 2*3
+    w = word | apostrophe  # a contraction's apostrophe opens the next token, never a punctuation run
+    wpos = np.flatnonzero(w)
+    k0, k1 = np.searchsorted(wpos, pstart), np.searchsorted(wpos, pend)
+    has_word = k1 > k0
+    first_w, last_w = pend.copy(), pend.copy()  # no word character: the whole piece is one punctuation run
+    first_w[has_word] = wpos[k0[has_word]]
+    last_w[has_word] = wpos[k1[has_word] - 1]
+    pos = np.arange(cp.size, dtype=np.int64)
+    in_run = (pos < first_w[piece]) | (pos > last_w[piece])
+    dot = cp == 0x2E
+    dot_cont = dot & np.roll(dot, 1) & np.roll(in_run, 1) & ~first
+    cut = first | (in_run & ~dot_cont) | apostrophe | sep | np.roll(sep, 1)
+    cut[first_w[has_word]] = True
+    url = pc.match_substring_regex(pieces, URL_TOKEN).to_numpy(zero_copy_only=False)
+    if url.any():
+        _url_cuts(cut, cp, pstart, pend, np.flatnonzero(url), dot)
+    starts = np.flatnonzero(cut)
+    byte_len = 1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000)
+    byte_pos = np.concatenate([[0], np.cumsum(byte_len)]) + int(offsets[0])
+    tok_offsets = np.append(byte_pos[starts], byte_pos[-1]).astype(np.int32)
+    tokens = pa.StringArray.from_buffers(starts.size, pa.py_buffer(tok_offsets), data)
+    return tokens, piece[starts]
+
+
+def _url_cuts(cut: np.ndarray, cp: np.ndarray, pstart: np.ndarray, pend: np.ndarray, urls: np.ndarray,
+              dot: np.ndarray) -> None:
+    """Cuts of URL-like pieces (few): one leading bracket or quote, and the trailing punctuation run
+    (one token per character, dot runs whole); nothing inside the URL."""
+    for u in urls.tolist():
+        a, b = int(pstart[u]), int(pend[u])
+        cut[a:b] = False
+        cut[a] = True
+        if int(cp[a]) in _URL_LEAD and b - a > 1:
+            cut[a + 1] = True
+        t = b
+        while t > a and int(cp[t - 1]) in _URL_TRAIL:
+            t -= 1
+        for i in range(t, b):
+            cut[i] = not (dot[i] and i > t and dot[i - 1])
+
+
+_WORD, _LETTER, _NUM, _COLON_LIKE, _ARITH = 1, 2, 4, 8, 16
+_CLASS_PATTERNS = ((_WORD, r"^[" + WORD_CHARS + r"\x{E001}\\]$"), (_LETTER, r"^\pL$"), (_NUM, r"^\pN$"),
+                   (_COLON_LIKE, r"^[:<>=/]$"), (_ARITH, r"^[-+*^]$"))
+_URL_LEAD = {ord(c) for c in "([<\"'\u201c"}
+_URL_TRAIL = {ord(c) for c in ".,;:!?)]>\"'\u201d"}
+_BMP_TABLE: list[np.ndarray] = []
+_ASTRAL: dict[int, int] = {}
+
+
+def _class_bits(codepoints: np.ndarray) -> np.ndarray:
+    """Class bits of code points, decided by RE2 itself (the same Unicode tables as the regex rules)."""
+    cps = codepoints[(codepoints < 0xD800) | (codepoints > 0xDFFF)]
+    chars = pa.array([chr(c) for c in cps.tolist()], pa.string())
+    bits = np.zeros(cps.size, dtype=np.uint8)
+    for bit, pattern in _CLASS_PATTERNS:
+        bits |= pc.match_substring_regex(chars, pattern).to_numpy(zero_copy_only=False).astype(np.uint8) * bit
+    out = np.zeros(codepoints.size, dtype=np.uint8)
+    out[(codepoints < 0xD800) | (codepoints > 0xDFFF)] = bits
+    return out
+
+
+def _classes(cp: np.ndarray) -> np.ndarray:
+    """Class bits per character: a 64k table for the BMP (built once per process), RE2 for the rest."""
+    if not _BMP_TABLE:
+        _BMP_TABLE.append(_class_bits(np.arange(0x10000, dtype=np.uint32)))
+    cls = _BMP_TABLE[0][cp & 0xFFFF]
+    astral = cp > 0xFFFF
+    if astral.any():
+        uniq, inv = np.unique(cp[astral], return_inverse=True)
+        new = np.array([c for c in uniq.tolist() if c not in _ASTRAL], dtype=np.uint32)
+        if new.size:
+            _ASTRAL.update(zip(new.tolist(), _class_bits(new).tolist(), strict=True))
+        cls[astral] = np.array([_ASTRAL[c] for c in uniq.tolist()], dtype=np.uint8)[inv]
+    return cls
