@@ -86,67 +86,85 @@ class GopherRepetition(RuleSet):
             out[f"top_{n}gram_char_frac"] = np.full(tb.n, np.nan)
         for n in DUP_NGRAMS:
             out[f"dup_{n}gram_char_frac"] = safe_div(np.zeros(tb.n), n_chars)
-        for n, keys, starts in ngram_hashes(words, max(max(TOP_NGRAMS), max(DUP_NGRAMS))):
+        for n, group, starts in ngram_groups(words, max(max(TOP_NGRAMS), max(DUP_NGRAMS))):
             if n in TOP_NGRAMS:
-                out[f"top_{n}gram_char_frac"] = safe_div(top_ngram_chars(words, n, keys, starts, cum), n_chars)
+                out[f"top_{n}gram_char_frac"] = safe_div(top_ngram_chars(words, n, group, starts, cum), n_chars)
             if n in DUP_NGRAMS:
-                out[f"dup_{n}gram_char_frac"] = safe_div(dup_ngram_chars(words, n, keys, starts), n_chars)
+                out[f"dup_{n}gram_char_frac"] = safe_div(dup_ngram_chars(words, n, group, starts, cum), n_chars)
         return out
 
 
-def ngram_hashes(words: Parts, max_n: int):
-    """Yield (n, keys, starts) for n = 2..max_n: 64-bit keys of the word n-grams inside one document.
+def ngram_groups(words: Parts, max_n: int):
+    """Yield (n, group, starts) for n = 2..max_n: the start of word n-grams that may occur twice and,
+    for each, a group code shared by equal n-grams (numbered in order of first appearance).
 
-    Keys are built incrementally (key_n = mix(key_{n-1} ^ code of the n-th word)), seeded with the
-    document index so that equal n-grams of different documents never meet.
+    An n-gram can repeat only if both (n-1)-grams inside it repeat, so after the bigrams (all of them)
+    each n looks only at the positions that pass this test: in normal prose a small and fast-shrinking
+    share. Every occurrence of a repeated n-gram is among the positions yielded, in text order, so
+    counts >= 2 and first occurrences are exact; n-grams that occur once may be left out.
+    Groups come from 64-bit keys built incrementally (key_n = mix(key_{n-1} ^ code of the n-th word)),
+    seeded with the document index so that equal n-grams of different documents never meet.
     """
-    m = len(words.parents)
-    codes = words.codes.astype(np.uint64)
-    h = mix64(mix64(words.parents.astype(np.uint64)) ^ codes)
-    for n in range(2, max_n + 1):
-        if m < n:
-            return
-        h = mix64(h[: m - n + 1] ^ codes[n - 1:])
-        starts = np.flatnonzero(words.parents[: m - n + 1] == words.parents[n - 1:])
-        yield n, h[starts], starts
-
-
-def first_occurrence(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(group code per element, in order of first appearance; mask of first occurrences) via hashing, O(n)."""
     import pandas as pd
 
-    codes, _ = pd.factorize(keys)
-    running = np.maximum.accumulate(codes)
-    first = np.empty(codes.size, dtype=bool)
-    if codes.size:
+    m = len(words.parents)
+    if m < 2:
+        return
+    codes = words.codes.astype(np.uint64)
+    h = mix64(mix64(words.parents.astype(np.uint64)) ^ codes)
+    h = mix64(h[:-1] ^ codes[1:])  # bigram key at every start
+    starts = np.flatnonzero(words.parents[:-1] == words.parents[1:])
+    for n in range(2, max_n + 1):
+        group = pd.factorize(h[starts])[0]
+        yield n, group, starts
+        if n == max_n:
+            return
+        rep = np.zeros(m, dtype=bool)
+        rep[starts[np.bincount(group)[group] >= 2]] = True
+        starts = starts[rep[starts] & rep[starts + 1]]  # the n-grams at p and p+1 both repeat (same document)
+        starts = starts[starts + n < m]
+        h[starts] = mix64(h[starts] ^ codes[starts + n])
+
+
+def first_of_group(group: np.ndarray) -> np.ndarray:
+    """Mask of each group's first element (groups are numbered in order of first appearance)."""
+    first = np.empty(group.size, dtype=bool)
+    if group.size:
+        running = np.maximum.accumulate(group)
         first[0] = True
         first[1:] = running[1:] > running[:-1]
-    return codes, first
+    return first
 
 
-def top_ngram_chars(words: Parts, n: int, keys: np.ndarray, starts: np.ndarray, cum: np.ndarray) -> np.ndarray:
+def top_ngram_chars(words: Parts, n: int, group: np.ndarray, starts: np.ndarray, cum: np.ndarray) -> np.ndarray:
     """Characters of the most frequent n-gram (joined with spaces) times its count; ties: first seen.
 
-    NaN for documents with fewer than n words (datatrove skips the rule for them).
+    `group`/`starts` hold at least every occurrence of every repeated n-gram; a document without one has
+    all its n-grams once, and its first n-gram wins the tie. NaN for documents with fewer than n words
+    (datatrove skips the rule for them).
     """
     out = np.full(words.n_docs, np.nan)
-    if keys.size == 0:
+    doc_words = np.bincount(words.parents, minlength=words.n_docs)
+    long_enough = np.flatnonzero(doc_words >= n)
+    first_word = np.cumsum(doc_words) - doc_words
+    s = first_word[long_enough]
+    out[long_enough] = (cum[s + n] - cum[s]) + (n - 1)  # count 1: the document's first n-gram
+    if group.size == 0:
         return out
-    codes, first = first_occurrence(keys)
-    counts = np.bincount(codes)
-    first_start = starts[first]  # group g's first position; groups are numbered in order of appearance,
+    counts = np.bincount(group)
+    first_start = starts[first_of_group(group)]  # group g's first position; groups are numbered in order of appearance,
     docs = words.parents[first_start]  # so each document's groups are one contiguous, ordered run
     seg = np.flatnonzero(np.concatenate([[True], docs[1:] != docs[:-1]]))
     seg_of = np.repeat(np.arange(seg.size), np.diff(np.append(seg, docs.size)))
     best = np.maximum.reduceat(counts, seg)
-    hit = np.flatnonzero(counts == best[seg_of])
-    pick = hit[np.concatenate([[True], seg_of[hit][1:] != seg_of[hit][:-1]])]  # first maximal group per doc
-    s = first_start[pick]
+    hit = np.flatnonzero((counts == best[seg_of]) & (counts >= 2))
+    pick = hit[np.concatenate([[True], seg_of[hit][1:] != seg_of[hit][:-1]])] if hit.size else hit
+    s = first_start[pick]  # first maximal repeated group per document
     out[docs[pick]] = counts[pick] * ((cum[s + n] - cum[s]) + (n - 1))
     return out
 
 
-def dup_ngram_chars(words: Parts, n: int, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def dup_ngram_chars(words: Parts, n: int, group: np.ndarray, starts: np.ndarray, cum: np.ndarray) -> np.ndarray:
     """Characters (without spaces) of repeated n-grams, counted exactly the way datatrove's greedy scan does.
 
     datatrove walks the words; at an n-gram it has remembered it counts the n-gram's characters and jumps
@@ -157,27 +175,39 @@ def dup_ngram_chars(words: Parts, n: int, keys: np.ndarray, starts: np.ndarray) 
     words covered by repeated n-grams instead, an upper bound of the greedy count.
     """
     out = np.zeros(words.n_docs)
-    if keys.size == 0:
+    if group.size == 0:
         return out
-    codes, first = first_occurrence(keys)
-    multi = np.bincount(codes)[codes] >= 2
+    multi = np.bincount(group)[group] >= 2
     if not multi.any():
         return out
-    pos, gcode = starts[multi], codes[multi]
-    cum = np.concatenate([[0], np.cumsum(words.lengths)])
+    first = first_of_group(group)[multi]
+    pos, gcode = starts[multi], group[multi]
     gram_chars = cum[pos + n] - cum[pos]
     docs = words.parents[pos]
+    # Where no two repeated positions of a document are closer than n words the scan never skips one,
+    # so it counts every occurrence but the first: vectorised. Only the other documents are replayed.
+    new_doc = np.concatenate([[True], docs[1:] != docs[:-1]])
+    close = ~new_doc & (np.diff(pos, prepend=0) < n)
+    replay = np.zeros(words.n_docs, dtype=bool)
+    replay[docs[close]] = True
+    simple = ~replay[docs] & ~first
+    out += np.bincount(docs[simple], weights=gram_chars[simple], minlength=words.n_docs)
+    keep = replay[docs]
+    if not keep.any():
+        return out
+    pos, gcode, gram_chars, docs, first = pos[keep], gcode[keep], gram_chars[keep], docs[keep], first[keep]
     bounds = np.flatnonzero(np.concatenate([[True], docs[1:] != docs[:-1], [True]]))
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    pos_l, gcode_l, chars_l = pos.tolist(), gcode.tolist(), gram_chars.tolist()
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         if b - a > MAX_GREEDY:
-            rep = pos[a:b][~first[multi][a:b]]
+            rep = pos[a:b][~first[a:b]]
             diff = np.zeros(len(words.parents) + 1, dtype=np.int64)
             np.add.at(diff, rep, 1)
             np.add.at(diff, rep + n, -1)
             out[docs[a]] = float(words.lengths[np.cumsum(diff[:-1]) > 0].sum())
             continue
         total, nxt, seen = 0, -1, set()
-        for p, g, chars in zip(pos[a:b].tolist(), gcode[a:b].tolist(), gram_chars[a:b].tolist(), strict=True):
+        for p, g, chars in zip(pos_l[a:b], gcode_l[a:b], chars_l[a:b], strict=True):
             if p < nxt:
                 continue
             if g in seen:
