@@ -242,6 +242,25 @@ def test_token_counts_use_smollm2_bpe():
     assert 0 < counts[4] < 600
 
 
+def test_fast_token_counts_equal_the_full_tokenizers_pipeline():
+    """The regex pre-tokenizer + per-piece BPE path must count exactly what `tokenizers` itself counts."""
+    pytest.importorskip("regex")
+    from curation.annotate.tokenizer import load_tokenizer, piece_counter, token_counts
+
+    rng = random.Random(5)
+    alphabet = list("ab Z1 .,-'\n\t\r\x0b\x0c()\"/:") + [
+        "'s", "'re", "'ll", "'D", "\u00a0", "\u2028", "\u2029", "\x1c", "\x1f", "\x85", "\u3000", "\u200b", "\u2009",
+        "\u202f", "\u1680", "\ufeff", "\u00b2", "\u00bd", "\u2163", "\u0663", "\u0967", "\u00e9", "e\u0301",
+        "\u4e2d\u6587", "\U0001f600", "\U0001d7d8", "  ", "\n\n", " \n ", "\u0416\u0438", "ing", " the"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    texts += [ENGLISH, GERMAN, "Price: 1,299.00 EUR (incl. 19% VAT) -- call +49 30 1234567!"]
+    tok = load_tokenizer()
+    want = [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
+    piece_counter().cache.clear()
+    assert token_counts(texts).tolist() == want
+    assert token_counts(texts).tolist() == want  # second time from the piece cache
+
+
 def test_language_identifier_keep_scores():
     from curation.annotate.langid import LanguageIdentifier
 
