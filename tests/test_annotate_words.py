@@ -48,7 +48,8 @@ def _random_texts(seed: int, n: int) -> list[str]:
     rng = random.Random(seed)
     alphabet = list("ab1 .,-'\n\t()[]\"/:<>=+*^#_\\") + [
         "\u201c", "\u201d", "\u00e9", "\u0301", "\u00a0", "\u2026", "\u00b2", "\U0001d400", "\U0001f600", "http://",
-        "www.", "...", "\u3000", "\u2028", "\x1c", "\x85", "\u200b", "\u0416", "\u4e2d"]
+        "www.", "...", "\u3000", "\u2028", "\x1c", "\x85", "\u200b", "\u0416", "\u4e2d",
+        "\u0558", "\u088f"]  # the last two: letters in Arrow's newer Unicode tables, not in RE2's
     return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(n)]
 
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from curation.annotate.rules import Rule, RuleSet, TextBatch
 from curation.annotate.textops import safe_div
@@ -54,8 +52,7 @@ class GopherQuality(RuleSet):
         n_words = words.count(~symbol)
         lines = tb.lines
         n_lines = lines.count()
-        stop = pc.is_in(words.values, value_set=pa.array(self.cfg.stop_words, pa.string())).to_numpy(zero_copy_only=False) \
-            if len(words.values) else np.zeros(0, dtype=bool)
+        stop = words.isin(self.cfg.stop_words)
         return {
             "word_count": n_words,
             "mean_word_length": safe_div(words.total(words.lengths, ~symbol), n_words),

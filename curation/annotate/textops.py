@@ -75,24 +75,37 @@ def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Parts:
-    """A flat array of text parts with the document index each belongs to."""
+    """A flat array of text parts with the document index each belongs to.
+
+    `by_value=True` (word tokens, which repeat a lot) makes per-part tests (`matches`, `isin`,
+    `lengths`) run once per distinct value of the batch and be spread back through `codes`.
+    """
 
     values: pa.Array
     parents: np.ndarray
     n_docs: int
+    by_value: bool = False
+
+    @cached_property
+    def encoded(self) -> tuple[np.ndarray, pa.Array]:
+        """(code per part, distinct values): codes number the distinct values batch-wide."""
+        if len(self.values) == 0:
+            return np.zeros(0, dtype=np.int64), self.values
+        enc = pc.dictionary_encode(self.values)
+        return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary
+
+    @property
+    def codes(self) -> np.ndarray:
+        """An integer per distinct part value (batch-wide), for duplicate counting and n-grams."""
+        return self.encoded[0]
 
     @cached_property
     def lengths(self) -> np.ndarray:
         """Code points per part (Python len())."""
+        if self.by_value and len(self.values):
+            codes, distinct = self.encoded
+            return pc.utf8_length(distinct).to_numpy(zero_copy_only=False).astype(np.int64)[codes]
         return pc.utf8_length(self.values).to_numpy(zero_copy_only=False).astype(np.int64)
-
-    @cached_property
-    def codes(self) -> np.ndarray:
-        """An integer per distinct part value (batch-wide), for duplicate counting and n-grams."""
-        if len(self.values) == 0:
-            return np.zeros(0, dtype=np.int64)
-        enc = pc.dictionary_encode(self.values)
-        return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
     def count(self, mask: np.ndarray | None = None) -> np.ndarray:
         return bincount(self.parents if mask is None else self.parents[mask], self.n_docs)
@@ -106,10 +119,25 @@ class Parts:
         """Boolean mask: parts that match an RE2 pattern."""
         if len(self.values) == 0:
             return np.zeros(0, dtype=bool)
+        if self.by_value:
+            codes, distinct = self.encoded
+            return pc.match_substring_regex(distinct, pattern).to_numpy(zero_copy_only=False)[codes]
         return pc.match_substring_regex(self.values, pattern).to_numpy(zero_copy_only=False)
 
+    def isin(self, values: list[str]) -> np.ndarray:
+        """Boolean mask: parts equal to one of `values`."""
+        if len(self.values) == 0:
+            return np.zeros(0, dtype=bool)
+        target = self.encoded[1] if self.by_value else self.values
+        hit = pc.is_in(target, value_set=pa.array(values, pa.string())).to_numpy(zero_copy_only=False)
+        return hit[self.codes] if self.by_value else hit
+
     def select(self, mask: np.ndarray) -> Parts:
-        return Parts(self.values.filter(pa.array(mask)), self.parents[mask], self.n_docs)
+        out = Parts(self.values.filter(pa.array(mask)), self.parents[mask], self.n_docs, self.by_value)
+        if "encoded" in self.__dict__:  # same distinct values, fewer parts: no new encoding
+            codes, distinct = self.encoded
+            out.__dict__["encoded"] = (codes[mask], distinct)
+        return out
 
     def _first(self) -> np.ndarray:
         """Mask of parts that are the first of their value within their document (hashing, O(n))."""
