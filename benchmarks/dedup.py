@@ -47,6 +47,8 @@ class TreeMonitor:
 
     def __init__(self, interval: float = 0.5):
         self.interval, self.peak_rss, self.cpu = interval, 0, {}
+        self.timeline: list[tuple[float, int]] = []  # (seconds, RSS MB) every ~30 s: shows whether memory stays flat
+        self.t0 = time.time()
         self._stop = threading.Event()
         self.tick = os.sysconf("SC_CLK_TCK")
         self.page = os.sysconf("SC_PAGE_SIZE")
@@ -77,6 +79,9 @@ class TreeMonitor:
             except (OSError, IndexError, ValueError):
                 pass
         self.peak_rss = max(self.peak_rss, rss)
+        now = time.time() - self.t0
+        if not self.timeline or now - self.timeline[-1][0] >= 30:
+            self.timeline.append((round(now), rss // 2**20))
 
     def __enter__(self) -> TreeMonitor:
         self.sample()
@@ -95,7 +100,7 @@ class TreeMonitor:
         self.cpu_s = sum(self.cpu.values()) - self.cpu0
 
 
-def write_corpus(out: Path, docs: int, bases: int, seed: int) -> tuple[list[Label], int, dict[str, str]]:
+def write_corpus(out: Path, docs: int, bases: int, seed: int, jump: float) -> tuple[list[Label], int, dict[str, str]]:
     cdir = out / "corpus"
     cdir.mkdir(parents=True, exist_ok=True)
     for f in cdir.glob("*.jsonl"):
@@ -104,7 +109,8 @@ def write_corpus(out: Path, docs: int, bases: int, seed: int) -> tuple[list[Labe
     nbytes, n, part = 0, 0, 0
     kinds: dict[str, str] = {}
     ext = ROOT.parent / "shared" / "sample_data_ext"
-    for recs, labs in build_corpus(docs, ROOT, ext if ext.exists() else None, planted_bases=bases, seed=seed):
+    for recs, labs in build_corpus(docs, ROOT, ext if ext.exists() else None, planted_bases=bases, seed=seed,
+                                   filler_jump=jump):
         labels += labs
         with (cdir / f"part-{part:05d}.jsonl").open("w", encoding="utf-8") as f:
             for r in recs:
@@ -142,6 +148,7 @@ def run_ours(out: Path, args: argparse.Namespace) -> dict:
     rows = {r["source_id"]: r for r in ledger.to_pylist() if r["decision"] != "kept"}
     spark.stop()
     return {"wall_s": round(wall, 1), "cpu_s": round(mon.cpu_s, 1), "peak_rss_mb": round(mon.peak_rss / 2**20),
+            "rss_timeline_mb": mon.timeline,
             "stage_s": {s["name"]: s["seconds"] for s in manifest["stages"]}, "dedup_stats": st.get("extra", {}).get("dedup", {}),
             "dropped": rows}
 
@@ -290,6 +297,9 @@ def main() -> int:
     ap.add_argument("--bases", type=int, default=200)
     ap.add_argument("--out", default="/tmp/dedup-bench")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--filler-jump", type=float, default=0.25,
+                    help="Markov filler: chance per word of a unigram jump (0 = the pure bigram chain of earlier runs; "
+                         "see curation.dedup.planted.MarkovFiller)")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--containment-threshold", type=float, default=0.8)
     ap.add_argument("--num-perm", type=int, default=256)
@@ -308,7 +318,7 @@ def main() -> int:
         meta = json.loads((out / "labels.json").read_text())
         labels, nbytes = [Label(**x) for x in meta["labels"]], meta["bytes"]
     else:
-        labels, nbytes, _ = write_corpus(out, args.docs, args.bases, args.seed)
+        labels, nbytes, _ = write_corpus(out, args.docs, args.bases, args.seed, args.filler_jump)
         (out / "labels.json").write_text(json.dumps({"bytes": nbytes, "labels": [vars(x) for x in labels]}))
     mb = nbytes / 1e6
     cores = int(args.master.split("[")[1].rstrip("]")) if "[" in args.master and args.master[-2] != "*" else os.cpu_count()
