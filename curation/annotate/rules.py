@@ -53,10 +53,18 @@ class TextBatch:
         return textops.split(self.texts, "\n")
 
     @cached_property
+    def pieces(self) -> Parts:
+        """str.split(): whitespace-separated pieces (word_count, and the first step of `words`)"""
+        from curation.annotate.words import whitespace_pieces
+
+        return whitespace_pieces(self.texts)
+
+    @cached_property
     def words(self) -> Parts:
+        """word and punctuation tokens (spaCy-like, see words.py)"""
         from curation.annotate.words import tokenize
 
-        return tokenize(self.texts)
+        return tokenize(self.texts, self.pieces)
 
     @cached_property
     def newlines(self) -> np.ndarray:

@@ -52,15 +52,23 @@ def _split(arr: pa.Array, parents: np.ndarray) -> tuple[pa.Array, np.ndarray]:
     return flat.filter(keep), out_parents[keep.to_numpy(zero_copy_only=False)]
 
 
-def tokenize(texts: pa.Array) -> Parts:
+def whitespace_pieces(texts: pa.Array) -> Parts:
+    """The whitespace-separated pieces of every text (str.split()), with their document index."""
+    pieces, parents = _split(texts, np.arange(len(texts), dtype=np.int64))
+    return Parts(pieces, parents, len(texts))
+
+
+def tokenize(texts: pa.Array, pieces: Parts | None = None) -> Parts:
     """All word and punctuation tokens of every text, flattened, with their document index.
 
     Whitespace splits first. Most pieces are plain words (letters and digits only): they are tokens as
     they are, so only the other pieces (typically a quarter) are cut, character by character, in
-    `_tokenize_pieces`, and their tokens are put back in text order with one `take`.
+    `_tokenize_pieces`, and their tokens are put back in text order with one `take`. `pieces`: the
+    texts' `whitespace_pieces` when the caller has them already.
     """
     n = len(texts)
-    pieces, parents = _split(texts, np.arange(n, dtype=np.int64))
+    split = pieces if pieces is not None else whitespace_pieces(texts)
+    pieces, parents = split.values, split.parents
     if len(pieces) == 0:
         return Parts(pieces, parents, n, by_value=True)
     special = _has_non_word(pieces)

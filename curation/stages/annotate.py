@@ -200,8 +200,7 @@ class AnnotateTransform:
                     if fail is not None:
                         decide(i, S.DROPPED, f"{rs.name}:{fail.rule}", fail.detail())
 
-        words = pc.list_value_length(pc.utf8_split_whitespace(tb.texts))
-        cols["word_count"] = words.cast(pa.int64())
+        cols["word_count"] = pa.array(tb.pieces.count().astype(np.int64))  # str.split() words
 
         if cfg.quality.enabled:
             from curation.annotate.classifier import FastTextScorer
