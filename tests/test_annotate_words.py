@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.annotate import words
 from curation.annotate.words import NW, URL_TOKEN, _split, tokenize
 
 _INFIX_CANDIDATE = r"[\pL\pN][-:<>=/,'\x{2019}+*^][\pL\pN]"
@@ -53,7 +54,7 @@ def _random_texts(seed: int, n: int) -> list[str]:
     return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(n)]
 
 
-def test_tokenize_equals_regex_reference_on_random_text():
+def test_tokenize_equals_regex_reference_on_random_text(monkeypatch):
     texts = _random_texts(1, 4000)
     arr = pa.array(texts + [None, ""], pa.string())
     arr = pc.fill_null(arr, "")
@@ -61,6 +62,9 @@ def test_tokenize_equals_regex_reference_on_random_text():
     want_tokens, want_parents = reference_tokenize(arr)
     assert got.values.to_pylist() == want_tokens
     assert got.parents.tolist() == want_parents
+    monkeypatch.setattr(words, "CHUNK_BYTES", 500)  # cut in many memory-bounded chunks: same tokens
+    chunked = tokenize(arr)
+    assert chunked.values.to_pylist() == want_tokens and chunked.parents.tolist() == want_parents
     sliced = arr.slice(13, 500)  # a slice of a larger array (non-zero offset) gives the same tokens
     assert tokenize(sliced).values.to_pylist() == reference_tokenize(sliced)[0]
 

@@ -37,6 +37,7 @@ NW = "[^" + WORD_CHARS + r"\x{E001}\\]"  # not a word character; "\\" counts as 
 SYMBOL_TOKEN = r"^[\pP$+<=>^`|~\x{25BA}\pC]+$"
 ALPHA = r"\pL"
 URL_TOKEN = r"^[(\[<\"'\x{201C}]*(?:[a-zA-Z][a-zA-Z0-9+.-]*://|www\.)"
+CHUNK_BYTES = 4_000_000
 
 
 def _split(arr: pa.Array, parents: np.ndarray) -> tuple[pa.Array, np.ndarray]:
@@ -75,7 +76,13 @@ def tokenize(texts: pa.Array, pieces: Parts | None = None) -> Parts:
     special_idx = np.flatnonzero(special)
     if special_idx.size == 0:
         return Parts(pieces, parents, n, by_value=True)
-    sub_tokens, owner = _tokenize_pieces(pieces.filter(pa.array(special)))
+    sub = pieces.filter(pa.array(special))
+    chunks, owners = [], []
+    for a, b in _spans(sub, CHUNK_BYTES):  # bounded memory: the cutting holds a few arrays per character
+        tokens, owner = _tokenize_pieces(sub.slice(a, b - a))
+        chunks.append(tokens)
+        owners.append(owner + a)
+    owner = np.concatenate(owners)
     sub_count = np.bincount(owner, minlength=special_idx.size)
     per_piece = np.ones(len(pieces), dtype=np.int64)
     per_piece[special_idx] = sub_count
@@ -86,8 +93,19 @@ def tokenize(texts: pa.Array, pieces: Parts | None = None) -> Parts:
     src[start[~special]] = np.flatnonzero(~special)
     rank = np.arange(owner.size) - (np.cumsum(sub_count) - sub_count)[owner]  # token's place within its piece
     src[start[special_idx[owner]] + rank] = len(pieces) + np.arange(owner.size)
-    values = pa.concat_arrays([pieces, sub_tokens]).take(pa.array(src))
+    values = pa.concat_arrays([pieces, *chunks]).take(pa.array(src))
     return Parts(values, np.repeat(parents, per_piece), n, by_value=True)
+
+
+def _spans(arr: pa.Array, max_bytes: int) -> list[tuple[int, int]]:
+    """[a, b) ranges of a string array holding about max_bytes of text each (at least one element)."""
+    ends = np.cumsum(pc.binary_length(arr).to_numpy(zero_copy_only=False).astype(np.int64))
+    out, a = [], 0
+    while a < len(arr):
+        b = max(int(np.searchsorted(ends, (ends[a - 1] if a else 0) + max_bytes, side="right")), a + 1)
+        out.append((a, b))
+        a = b
+    return out
 
 
 def _has_non_word(pieces: pa.Array) -> np.ndarray:
