@@ -258,3 +258,49 @@ def test_router_budget_shared_across_single_page_files(tmp_path: Path) -> None:
             row = pa.Table.from_batches(list(read_web_file(str(f), cfg, extractor=ex))).to_pylist()[0]
             used.append(row["html_extractor"])
     assert used.count("trafilatura") == 2  # 20% of ten one-page files, the credit carried between files
+
+
+NESTED = "<html><body>" + "<div><p>word " * 8000 + "</body></html>"
+"""Deep nesting: resiliparse's main-content pass is quadratic in it (8k levels: seconds; 40k: minutes)."""
+
+
+@pytest.mark.parametrize("shared_bytes", [32 << 20, 1500, 0], ids=["shared", "small-area", "inline"])
+def test_hang_mid_window_is_quarantined_and_the_window_goes_on(shared_bytes: int) -> None:
+    """A page that hangs the C extractor costs the time limit only; the pages around it, sent in the same
+    window (through the shared area; an area so small that pages wait for room or go inline; all inline),
+    are extracted."""
+    cp1251 = ("<html><head><meta charset='windows-1251'></head><body><article>"
+              + "<p>Привет, мир: это длинный абзац о реках и горах.</p>" * 12 + "</article></body></html>")
+    pages = [(ARTICLE.encode(), "http://a.example/", None), (NESTED, None),
+             (cp1251.encode("cp1251"), "http://b.example/", None), (ARTICLE, "http://c.example/ü", "utf-8")]
+    with Extractor("resiliparse", timeout_s=1.0, router_threshold=0.05, shared_bytes=shared_bytes) as ex:
+        out = ex.run_window(pages)
+        assert isinstance(out[1], ExtractTimeout) and ex.restarts == 1
+        assert "sediment" in out[0].text and "sediment" in out[3].text
+        assert "Привет" in out[2].text and out[2].charset == "cp1251" and out[2].charset_source == "meta"
+        assert out[0].charset == "utf-8" and out[3].charset is None  # a str is taken as decoded
+        again = ex.run_window([pages[0], pages[2]])  # the fresh worker serves the next window
+        assert [o.text for o in again] == [out[0].text, out[2].text] and ex.restarts == 1
+
+
+def test_guarded_rows_equal_in_process_rows(ext_dir: Path, tmp_path: Path) -> None:
+    """The worker path (bytes in shared memory, decoding in the worker) gives exactly the in-process rows."""
+    (tmp_path / "b.html.gz").write_bytes(gzip.compress(ARTICLE.encode("utf-16")))
+    files = [ext_dir / "warc/resiliparse_clueweb09-quirk.warc.gz", ext_dir / "warc/cc_whirlwind/whirlwind.warc.gz",
+             ext_dir / "warc/resiliparse_cc-main-2020-34_sample.warc.gz", tmp_path / "b.html.gz"]
+    for f in files:
+        inproc = rows_of(f)
+        guarded = rows_of(f, extract_timeout_s=30)
+        for r in inproc + guarded:
+            r.pop("html_extract_ms")
+        assert guarded == inproc, f
+
+
+def test_hang_in_a_warc_is_quarantined_and_the_rest_kept(tmp_path: Path) -> None:
+    p = tmp_path / "hang.warc.gz"
+    write_gz_members(p, [warc_record("response", f"http://h{i}.example/", http(page.encode()))
+                         for i, page in enumerate([ARTICLE, NESTED, ARTICLE.replace("rivers", "lakes")])])
+    rows = rows_of(p, extract_timeout_s=1.0)
+    assert [(r["decision"], r["reason"]) for r in rows] == [(S.KEPT, None), (S.QUARANTINED, "extract_timeout"),
+                                                            (S.KEPT, None)]
+    assert "lakes" in rows[2]["text"]

@@ -21,7 +21,6 @@ import pyarrow as pa
 from curation import schema as S
 from curation.ids import doc_id
 from curation.ingest.web.blocklist import UrlBlocklist
-from curation.ingest.web.charset import decode_html
 from curation.ingest.web.config import IngestConfig
 from curation.ingest.web.extract import Extraction
 from curation.ingest.web.http import charset_param, parse_response
@@ -79,9 +78,9 @@ class _Job:
 
     position: str
     source_type: str
-    html: str
-    head: bytes
-    html_bytes: int
+    body: bytes
+    """The HTML payload as read: the extractor worker detects the charset and decodes it."""
+    http_charset: str | None
     fields: dict[str, Any]
 
 
@@ -137,7 +136,8 @@ class WebReader:
         queue, self.queue = self.queue, []
         jobs = [q for q in queue if isinstance(q, _Job)]
         self.jobs = self.job_bytes = 0
-        results = iter(self.extract.run_window([(j.html, j.fields.get("url")) for j in jobs]) if jobs else ())
+        results = iter(self.extract.run_window([(j.body, j.fields.get("url"), j.http_charset) for j in jobs])
+                       if jobs else ())
         for item in queue:
             if isinstance(item, _Job):
                 yield from self.out.add(**self._job_row(item, next(results)))
@@ -153,9 +153,7 @@ class WebReader:
                                 f"HTML payload of {len(body)} bytes > ingest.max_html_bytes={self.cfg.max_html_bytes}",
                                 body[:4096], **fields)
             return
-        html, codec, source = decode_html(body, http_charset)
-        fields.update(html_charset=codec, html_charset_source=source)
-        self.queue.append(_Job(position, source_type, html, body[:4096], len(body), fields))
+        self.queue.append(_Job(position, source_type, body, http_charset, fields))
         self.jobs += 1
         self.job_bytes += len(body)
         yield from self._maybe_flush()
@@ -163,16 +161,18 @@ class WebReader:
     def _job_row(self, job: _Job, result: Extraction | Exception) -> dict[str, Any]:
         fields = dict(job.fields)
         note = fields.pop("detail_note", None)
+        head = job.body[:4096]
         if isinstance(result, ExtractTimeout):
-            return self._kwargs(job.position, job.source_type, S.QUARANTINED, "extract_timeout", str(result), job.head, **fields)
+            return self._kwargs(job.position, job.source_type, S.QUARANTINED, "extract_timeout", str(result), head, **fields)
         if isinstance(result, Exception):
-            return self._kwargs(job.position, job.source_type, S.QUARANTINED, "extract_error", str(result), job.head, **fields)
-        fields.update(html_extract_ms=result.ms, html_extractor=result.extractor, html_route_score=result.route_score)
+            return self._kwargs(job.position, job.source_type, S.QUARANTINED, "extract_error", str(result), head, **fields)
+        fields.update(html_extract_ms=result.ms, html_extractor=result.extractor, html_route_score=result.route_score,
+                      html_charset=result.charset, html_charset_source=result.charset_source)
         text = result.text.strip()
         if len(text) < self.cfg.min_text_chars:
             return self._kwargs(job.position, job.source_type, S.DROPPED, "empty_extraction",
-                                f"{result.extractor} extracted {len(text)} characters from {job.html_bytes} bytes of HTML",
-                                job.head, **fields)
+                                f"{result.extractor} extracted {len(text)} characters from {len(job.body)} bytes of HTML",
+                                head, **fields)
         return self._kwargs(job.position, job.source_type, S.KEPT, None, note, None, text=text, **fields)
 
     # -- one framed record ------------------------------------------------------------------------

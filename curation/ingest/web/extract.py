@@ -29,6 +29,23 @@ class Extraction:
     route_score: float | None = None
     ms: float | None = None
     """Extraction wall time in milliseconds (set by the sandbox)."""
+    charset: str | None = None
+    """Codec the HTML bytes were decoded with, when the extractor was given bytes (see `decode_page`)."""
+    charset_source: str | None = None
+    """Where that codec came from: bom | http | meta | utf8 | detected."""
+
+
+def decode_page(html: str | bytes, http_charset: str | None = None) -> tuple[str, str | None, str | None]:
+    """(text, codec, source): bytes are decoded here (BOM, HTTP charset, meta, detection); a str passes as is.
+
+    Decoding happens where the extraction does (the sandbox worker), so the reading process never
+    builds the page's str and only raw bytes cross the process boundary.
+    """
+    if isinstance(html, str):
+        return html, None, None
+    from curation.ingest.web.charset import decode_html
+
+    return decode_html(html, http_charset)
 
 
 def resiliparse_text(html: str) -> str:
