@@ -169,10 +169,12 @@ def dup_ngram_chars(words: Parts, n: int, group: np.ndarray, starts: np.ndarray,
 
     datatrove walks the words; at an n-gram it has remembered it counts the n-gram's characters and jumps
     n words (the skipped n-grams are not remembered), otherwise it remembers the n-gram and moves one word.
-    Only n-grams that occur at least twice can change the outcome, so the scan is replayed over their
-    positions alone (found by hashing, vectorised): few in normal text. Documents with more than
-    MAX_GREEDY such positions (highly repetitive, far over any limit) get the vectorised union of the
-    words covered by repeated n-grams instead, an upper bound of the greedy count.
+    Only n-grams that occur at least twice can change the outcome, so only their positions matter. In a
+    document where no two such positions are closer than n words nothing is ever skipped: every
+    occurrence but the first counts (vectorised). The other documents (overlapping repeats) replay the
+    scan over those positions in Python; one with more than MAX_GREEDY of them (highly repetitive, far
+    over any limit) gets the vectorised union of the words covered by repeated n-grams instead, an upper
+    bound of the greedy count.
     """
     out = np.zeros(words.n_docs)
     if group.size == 0:

@@ -3,7 +3,8 @@
 Every rule set works on the same representation: a flat array of parts (lines, paragraphs, words) plus
 the index of the document each part came from (`parents`). Per-document statistics are then numpy
 reductions (`np.bincount` with weights) instead of Python loops over documents, and duplicate counting
-is one `np.unique` over (document, part-code) keys for the whole batch.
+is one hashing pass (pandas) over (document, part-code) keys for the whole batch. Word tokens repeat
+a lot, so their Parts (`by_value`) run per-part tests once per distinct token.
 
 RE2 (Arrow's regex engine) has ASCII-only `\\w` and `\\s`, so the Unicode classes below spell out
 letters, numbers and marks explicitly.
@@ -197,22 +198,3 @@ def mix64(x: np.ndarray) -> np.ndarray:
         z = (z ^ (z >> np.uint64(30))) * _M2
         z = (z ^ (z >> np.uint64(27))) * _M3
         return z ^ (z >> np.uint64(31))
-
-
-def ngram_keys(words: Parts, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit keys of every word n-gram that lies inside one document, and its start positions.
-
-    The key mixes the document index in, so equal n-grams in different documents never meet.
-    """
-    m = len(words.parents)
-    if m < n:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    starts = np.arange(m - n + 1)
-    valid = words.parents[starts] == words.parents[starts + n - 1]
-    starts = starts[valid]
-    codes = words.codes.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        h = mix64(words.parents[starts].astype(np.uint64))
-        for j in range(n):
-            h = mix64(h ^ codes[starts + j])
-    return h, starts
