@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from curation.ingest.pdf.features import FEATURES, PageStructure, feature_dict, page_structure, text_stats
+from curation.ingest.pdf.image_quality import ImageQuality, page_image_quality
 from curation.ingest.pdf.parsers import clean_text, open_pdf
 
 
@@ -26,6 +27,8 @@ class DocAnalysis:
     metadata: dict[str, str]
     texts: list[str]
     structures: list[PageStructure]
+    images: list[ImageQuality] = field(default_factory=list)
+    """Image-quality features (rendered only for image-dominated pages, see image_quality.py)."""
     features: list[list[float]] = field(default_factory=list)
     seconds: float = 0.0
     """CPU-seconds of the cheap pass (text + structure + features) for the whole document."""
@@ -45,7 +48,7 @@ def analyse(data: bytes, max_pages: int | None = None) -> DocAnalysis:
         except Exception:
             meta = {}
         producer = meta.get("Producer")
-        texts, structures = [], []
+        texts, structures, images = [], [], []
         for i in range(n if max_pages is None else min(n, max_pages)):
             page = pdf[i]
             tp = page.get_textpage()
@@ -53,10 +56,11 @@ def analyse(data: bytes, max_pages: int | None = None) -> DocAnalysis:
             tp.close()
             page.close()
             structures.append(page_structure(pdf, i))
+            images.append(page_image_quality(pdf, i, structures[-1].image_area_frac))
     finally:
         pdf.close()
     feats = []
-    for text, st in zip(texts, structures, strict=True):
-        d = feature_dict(text_stats(text), st, producer, n)
+    for text, st, im in zip(texts, structures, images, strict=True):
+        d = feature_dict(text_stats(text), st, producer, n, im)
         feats.append([d[k] for k in FEATURES])
-    return DocAnalysis(n, producer, meta, texts, structures, feats, seconds=cpu_seconds() - t0)
+    return DocAnalysis(n, producer, meta, texts, structures, images, feats, seconds=cpu_seconds() - t0)

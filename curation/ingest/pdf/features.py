@@ -14,6 +14,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass
 
+from curation.ingest.pdf.image_quality import ImageQuality
+
 _CID = re.compile(r"\(cid:\d+\)")
 _WORD = re.compile(r"\S+")
 _WORDLIKE = re.compile(r"^[(\"'\[]?[A-Za-z\u00c0-\u024f][a-z\u00df-\u024f]*[-']?[a-z\u00df-\u024f]*[)\"'\].,;:!?]*$")
@@ -35,6 +37,10 @@ class PageStructure:
     invisible_text_frac: float = 0.0
     n_fonts: int = 0
     embedded_font_frac: float = 0.0
+    image_dpi: float = 0.0
+    """Effective resolution (pixels per inch on the page) of the largest image; 0 without images."""
+    jpeg_qmean: float = 0.0
+    """Mean of the largest image's JPEG luminance quantisation table (header only; 0 when not a JPEG)."""
 
 
 def page_structure(pdf, index: int) -> PageStructure:
@@ -52,12 +58,17 @@ def page_structure(pdf, index: int) -> PageStructure:
         invisible = 0
         fonts: set[str] = set()
         embedded = 0
+        largest = 0.0
         for obj in page.get_objects(max_depth=2):
             if obj.type == c.FPDF_PAGEOBJ_IMAGE:
                 s.n_image_objects += 1
                 try:
                     left, bottom, right, top = obj.get_bounds()
-                    img_area += max(0.0, min(right, w) - max(left, 0)) * max(0.0, min(top, h) - max(bottom, 0))
+                    a = max(0.0, min(right, w) - max(left, 0)) * max(0.0, min(top, h) - max(bottom, 0))
+                    img_area += a
+                    if a > largest:
+                        largest = a
+                        s.image_dpi, s.jpeg_qmean = _image_resolution_and_jpeg(obj, right - left)
                 except Exception:
                     pass
             elif obj.type == c.FPDF_PAGEOBJ_TEXT:
@@ -80,6 +91,26 @@ def page_structure(pdf, index: int) -> PageStructure:
         return s
     finally:
         page.close()
+
+
+def _image_resolution_and_jpeg(obj, width_pt: float) -> tuple[float, float]:
+    """(pixels per inch across the image's width on the page, mean JPEG luminance quantiser or 0)."""
+    px_w, _ = obj.get_px_size()
+    dpi = px_w / (width_pt / 72.0) if width_pt > 1 else 0.0
+    q = 0.0
+    if obj.get_filters() == ["DCTDecode"]:
+        import io
+
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(bytes(obj.get_data(decode_simple=False)))) as im:
+                table = (getattr(im, "quantization", None) or {}).get(0)
+                if table:
+                    q = float(sum(table)) / len(table)
+        except Exception:
+            q = 0.0
+    return float(dpi), q
 
 
 @dataclass
@@ -172,7 +203,8 @@ def producer_flags(producer: str | None) -> dict[str, float]:
     }
 
 
-def feature_dict(stats: TextStats, structure: PageStructure, producer: str | None, n_pages: int) -> dict[str, float]:
+def feature_dict(stats: TextStats, structure: PageStructure, producer: str | None, n_pages: int,
+                 image: ImageQuality | None = None) -> dict[str, float]:
     """The predictor's input for one page, as named floats (squashed so no feature dominates by scale)."""
     d: dict[str, float] = {}
     for k, v in asdict(stats).items():
@@ -189,6 +221,10 @@ def feature_dict(stats: TextStats, structure: PageStructure, producer: str | Non
     d["chars_per_area"] = math.log1p(1e4 * stats.n_chars / max(1.0, structure.width * structure.height))
     d["log_pages"] = math.log1p(n_pages)
     d.update(producer_flags(producer))
+    d["log_image_dpi"] = math.log1p(structure.image_dpi)
+    d["log_jpeg_q"] = math.log1p(structure.jpeg_qmean)
+    for k, v in asdict(image or ImageQuality()).items():
+        d[f"img_{k}"] = float(v)
     return d
 
 

@@ -1,0 +1,104 @@
+"""Typeset PDFs with exact truth (synth.py), the held-out split by source text, and image-quality features."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from curation.ingest.pdf.analysis import analyse
+from curation.ingest.pdf.degrade import make_variant
+from curation.ingest.pdf.features import FEATURES
+from curation.ingest.pdf.image_quality import ImageQuality, image_quality
+from curation.ingest.pdf.metrics import car
+from curation.ingest.pdf.parsers import get_parser
+from curation.ingest.pdf.render import render_page_image
+from curation.ingest.pdf.synth import (
+    Layout,
+    encodable_text,
+    load_texts,
+    split_of,
+    synth_pdf,
+    text_width,
+    typeset,
+)
+from curation.ingest.pdf.trainset import HELDOUT
+
+TEXT = ("Reading order matters. " * 30 + "\n\n" + "A second paragraph with accents: café, naïve, Größe. " * 20
+        + "\n\n" + "∗ starred − minus ﬁ ligature 漢字 dropped. " * 5)
+
+
+@pytest.fixture(scope="module")
+def texts(sample_dir):
+    return load_texts(sample_dir / "jsonl" / "documents.jsonl")
+
+
+def test_typeset_text_is_extracted_exactly_by_both_cheap_parsers():
+    data, truths = synth_pdf(TEXT, random.Random(1), max_pages=3)
+    assert len(truths) >= 1 and "漢" not in "".join(truths) and "*" in "".join(truths) and "fi" in "".join(truths)
+    a = analyse(data)
+    assert a.n_pages == len(truths)
+    pypdf = get_parser("pypdf").parse(data)
+    for got_pdfium, got_pypdf, truth in zip(a.texts, pypdf, truths, strict=True):
+        assert car(got_pdfium, truth) == 1.0
+        assert car(got_pypdf, truth) == 1.0
+
+
+def test_wrap_keeps_lines_inside_the_text_block_and_pages_break():
+    layout = Layout(font="Times-Roman", size=12.0)
+    pages = typeset("word " * 3000, layout)
+    assert len(pages) > 1
+    width = layout.page[0] - 2 * layout.margin
+    assert all(text_width(line, layout.font, layout.size) <= width + 1e-6 for p in pages for _, line in p)
+    assert typeset("word " * 3000, layout, max_pages=2) == pages[:2]
+
+
+def test_encodable_text_drops_what_the_font_cannot_draw():
+    assert encodable_text("a\u2217b\u2212c 漢 é") == "a*b-c  é"
+
+
+def test_split_by_source_text_is_stable_and_disjoint(texts):
+    assert len(texts) > 50
+    splits = {t.id: split_of(t.id, HELDOUT) for t in texts}
+    assert {"bench", "train"} == set(splits.values())
+    assert splits == {t.id: split_of(t.id, HELDOUT) for t in texts}
+    for tid, s in splits.items():  # texts cut from a real PDF follow that PDF's split
+        if tid.startswith("pdftext/"):
+            stem = tid.split("/")[1].split(".pdf#")[0]
+            assert (s == "bench") == (stem in HELDOUT)
+    assert split_of("pdftext/paper.pdf#p3", HELDOUT) == "bench"
+    assert split_of("pdftext/amsldoc.pdf#p3", HELDOUT) == "train"
+
+
+def _page_grey(data: bytes) -> np.ndarray:
+    return np.asarray(render_page_image(data, 1, dpi=72, grey=True))
+
+
+def test_image_quality_reacts_to_blur_contrast_and_skew():
+    from PIL import Image, ImageEnhance, ImageFilter
+
+    data, _ = synth_pdf(TEXT, random.Random(2), max_pages=1)
+    img = render_page_image(data, 1, dpi=100, grey=True)
+    clean = image_quality(np.asarray(img))
+    blurred = image_quality(np.asarray(img.filter(ImageFilter.GaussianBlur(2))))
+    faded = image_quality(np.asarray(ImageEnhance.Contrast(img).enhance(0.3)))
+    rotated = image_quality(np.asarray(img.rotate(3, resample=Image.BICUBIC, fillcolor=255)))
+    assert clean.rendered == 1.0 and clean.skew <= 0.5
+    assert blurred.sharpness < clean.sharpness - 0.5
+    assert faded.contrast < clean.contrast * 0.6
+    assert 2.0 <= rotated.skew <= 4.0
+    assert 0.0 < clean.ink_frac < 0.5 and clean.background > 0.9
+
+
+def test_image_features_only_on_image_pages_and_jpeg_quality_is_read():
+    data, truths = synth_pdf(TEXT, random.Random(3), max_pages=1)
+    digital = analyse(data)
+    assert digital.images[0] == ImageQuality() and len(digital.features[0]) == len(FEATURES)
+    image = analyse(make_variant(data, "image", [1], truths[:1], seed=1))  # JPEG quality 80
+    scan = analyse(make_variant(data, "scan", [1], truths[:1], seed=1))  # quality 15-45, blur, rotation
+    f = {name: i for i, name in enumerate(FEATURES)}
+    assert image.features[0][f["img_rendered"]] == 1.0
+    assert scan.structures[0].jpeg_qmean > image.structures[0].jpeg_qmean > 0
+    assert 140 < image.structures[0].image_dpi < 160  # degrade renders at 150 dpi
+    assert scan.features[0][f["img_contrast"]] < image.features[0][f["img_contrast"]]
