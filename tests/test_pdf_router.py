@@ -181,3 +181,14 @@ def test_global_budget_over_many_small_documents():
     assert chosen == 2 and rows[9]["_selected"] == [1, 2] and rows[4]["_selected"] == []
     assert select_global([(1.0, "b"), (1.0, "a"), (0.5, "c")], 0.5, 4) == ["a", "b"]
     assert select_global([(1.0, "a")], 0.0, 100) == []
+
+
+def test_model_of_an_older_feature_set_gets_its_columns_by_name():
+    rng = np.random.default_rng(0)
+    X = rng.random((50, 2))
+    m = train_regression(X, np.column_stack([X[:, 0], X[:, 1]]), ["a", "b"], ["p", "q"], epochs=50)
+    wide = np.column_stack([X[:, 1], rng.random(50), X[:, 0]])  # a newer extractor: columns b, new, a
+    assert np.allclose(m.predict(m.align(wide, ["b", "new", "a"])), m.predict(X))
+    narrow = m.align(X[:, :1], ["a"])  # a feature the model knows but the input lacks: its training mean
+    assert np.allclose(narrow[:, 1], m.mean[1])
+    assert m.align(X, ["a", "b"]) is not None and np.allclose(m.align(X, ["a", "b"]), X)

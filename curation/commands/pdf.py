@@ -14,7 +14,7 @@ DEFAULT_ROWS = "data/pdf_router/train_pages.jsonl"
 
 
 def _make_training_data(argv: list[str]) -> int:
-    from curation.ingest.pdf.trainset import HELDOUT, build_training_rows
+    from curation.ingest.pdf.trainset import HELDOUT, build_synth_rows, build_training_rows, refeature_rows
 
     p = argparse.ArgumentParser(prog="curation pdf make-training-data",
                                 description="Degraded variants of born-digital PDFs with known text, every page "
@@ -24,9 +24,26 @@ def _make_training_data(argv: list[str]) -> int:
     p.add_argument("--pages-per-pdf", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--include-heldout", action="store_true", help=f"also use the benchmark's PDFs ({', '.join(HELDOUT)})")
+    p.add_argument("--synth-texts", type=int, default=70,
+                   help="also typeset this many training-split texts of sample_data/jsonl/documents.jsonl "
+                        "(exact truth, synth.py), one degraded kind each (0: none)")
+    p.add_argument("--synth-pages", type=int, default=2, help="max pages per typeset document")
+    p.add_argument("--refeature", default=None, metavar="ROWS",
+                   help="instead of measuring the real PDFs again, copy ROWS (same --pdf-dir/--pages-per-pdf/--seed) "
+                        "with recomputed features; scores and OCR timings are kept (minutes instead of most of an hour)")
     a = p.parse_args(argv)
-    n = build_training_rows(a.pdf_dir, a.out, a.pages_per_pdf, a.seed, exclude=() if a.include_heldout else HELDOUT,
-                            log=lambda m: print(m, file=sys.stderr))
+    exclude = () if a.include_heldout else HELDOUT
+
+    def log(m: str) -> None:
+        print(m, file=sys.stderr)
+
+    if a.refeature:
+        n = refeature_rows(a.pdf_dir, a.refeature, a.out, a.pages_per_pdf, a.seed, exclude=exclude,
+                           synth_texts=a.synth_texts, synth_pages=a.synth_pages, log=log)
+    else:
+        n = build_training_rows(a.pdf_dir, a.out, a.pages_per_pdf, a.seed, exclude=exclude, log=log)
+        if a.synth_texts > 0:
+            n += build_synth_rows(a.out, a.synth_texts, a.synth_pages, a.seed, heldout=exclude, log=log)
     print(f"wrote {n} page rows to {a.out}")
     return 0
 

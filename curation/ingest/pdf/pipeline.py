@@ -25,7 +25,7 @@ from curation import schema as S
 from curation.ids import doc_id
 from curation.ingest.pdf.analysis import DocAnalysis
 from curation.ingest.pdf.config import PdfConfig
-from curation.ingest.pdf.features import text_stats
+from curation.ingest.pdf.features import FEATURES, text_stats
 from curation.ingest.pdf.predictor import load_model
 from curation.ingest.pdf.router import (
     BudgetRouter,
@@ -130,7 +130,7 @@ class PdfRouting:
     def _predict(self, features: list[list[float]]) -> tuple[np.ndarray, list[str]]:
         model = load_model(self.cfg.model)
         names = [*self.plan.cheap, self.plan.expensive]
-        raw = model.predict(features)
+        raw = model.predict(model.align(features, FEATURES))
         out = np.zeros((raw.shape[0], len(names)))
         for j, n in enumerate(names):
             out[:, j] = raw[:, model.parsers.index(n)] if n in model.parsers else self.cfg.prior_accuracy[n]

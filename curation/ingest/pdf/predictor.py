@@ -49,6 +49,20 @@ class RouterModel:
         Y = _sigmoid(H @ self.W2 + self.b2)
         return Z, H, Y
 
+    def align(self, X: np.ndarray | list[list[float]], names: list[str] | tuple[str, ...]) -> np.ndarray:
+        """X with columns `names` rearranged into this model's feature order; a feature the model knows but X
+        lacks gets the training mean (neutral), so a model trained on an older feature set keeps working."""
+        X = np.asarray(X, dtype=np.float64)
+        if list(names) == self.features:
+            return X
+        X = X.reshape(-1, len(names))
+        idx = {n: i for i, n in enumerate(names)}
+        out = np.tile(self.mean, (X.shape[0], 1))
+        for j, n in enumerate(self.features):
+            if n in idx:
+                out[:, j] = X[:, idx[n]]
+        return out
+
     def predict(self, X: np.ndarray | list[list[float]]) -> np.ndarray:
         """Predicted accuracy (rows = pages, columns = self.parsers), each in [0, 1]."""
         X = np.asarray(X, dtype=np.float64)

@@ -28,10 +28,18 @@ def load_rows(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def usable(rows: list[dict], parsers: tuple[str, ...] = DEFAULT_PARSERS) -> list[dict]:
+    """Rows with every parser's score and features of the current feature set."""
+    return [r for r in rows if all(p in r["scores"] for p in parsers) and len(r["features"]) == len(FEATURES)]
+
+
 def matrices(rows: list[dict], parsers: tuple[str, ...] = DEFAULT_PARSERS, target: str = "bleu"
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(X features, Y targets, groups) — rows lacking a parser's score are dropped."""
-    keep = [r for r in rows if all(p in r["scores"] for p in parsers) and len(r["features"]) == len(FEATURES)]
+    """(X features, Y targets, groups) — rows lacking a parser's score are dropped.
+
+    Groups are the source PDF / source text (`pdf`): a typeset page made from the text of real PDF X is in
+    X's group, so cross-validation never trains on one and tests on the other."""
+    keep = usable(rows, parsers)
     X = np.array([r["features"] for r in keep], dtype=np.float64)
     Y = np.array([[r["scores"][p][target] for p in parsers] for r in keep], dtype=np.float64)
     groups = np.array([r["pdf"] for r in keep])
@@ -71,9 +79,15 @@ def train_router(rows_path: str | Path, out_path: str | Path, parsers: tuple[str
     report: dict[str, Any] = {"pages": int(len(X)), "pdfs": sorted(set(groups.tolist())), "target": "bleu",
                               "kinds": dict(sorted({k: sum(1 for r in rows if r['kind'] == k) for k in
                                                     {r['kind'] for r in rows}}.items()))}
+    origins = np.array([r.get("origin", "real") for r in usable(rows, parsers)])
+    report["origins"] = {o: int((origins == o).sum()) for o in sorted(set(origins.tolist()))}
     if cv:
         res = cross_validate(X, Y, groups, hidden=hidden, epochs=epochs, seed=seed)
         report["cv_r2"] = dict(zip(parsers, [round(v, 3) for v in res["r2"]], strict=True))
+        for o in report["origins"]:  # the same out-of-fold predictions, scored per kind of truth
+            sel = origins == o
+            if sel.sum() >= 10:
+                report[f"cv_r2_{o}"] = dict(zip(parsers, [round(v, 3) for v in r2(res["oof"][sel], Y[sel])], strict=True))
     model = train_regression(X, Y, list(FEATURES), list(parsers), hidden=hidden, epochs=epochs, seed=seed)
     report["train_r2"] = dict(zip(parsers, [round(v, 3) for v in r2(model.predict(X), Y)], strict=True))
     model.costs = {k: round(v, 5) for k, v in measured_costs(rows, parsers).items()}
