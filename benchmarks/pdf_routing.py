@@ -1,18 +1,25 @@
-"""Benchmark of AdaParse-style PDF routing on a mixed set built from held-out real PDFs.
+"""Benchmark of AdaParse-style PDF routing on a mixed set with two parts that use different references.
 
-    .venv/bin/python benchmarks/pdf_routing.py                       # 20 documents x <= 3 pages (a few minutes)
-    .venv/bin/python benchmarks/pdf_routing.py --docs 200 --pages-per-doc 6 --out runs/pdf_bench.json
+    .venv/bin/python benchmarks/pdf_routing.py                 # 20 real + 20 typeset documents x <= 3 pages
+    .venv/bin/python benchmarks/pdf_routing.py --docs 200 --synth-docs 200 --pages-per-doc 6 --out runs/pdf_bench.json
 
-The set: documents cut from the PDFs in trainset.HELDOUT (never used to train the shipped router), in kinds
-born-digital, image-only (exactly --image-share of the documents), mixed (digital + scanned pages), scans
-with an OCR text layer, and garbled text layers. Every page is parsed once by every parser and timed in
+Part "real": documents cut from the real PDFs in trainset.HELDOUT (never used to train the shipped router).
+Reference = the pdftotext output of the original pages: one extractor's reading order, not the truth (on
+multi-column pages CAR then rewards agreeing with pdftotext's block order).
+Part "synth": born-digital PDFs typeset in code (synth.py) from held-out texts of sample_data/jsonl/documents.jsonl
+(synth.split_of: never a text the router was trained on), one column, so the reading order is unambiguous and the
+truth of every page is exactly the text drawn on it.
+Both parts come in the same kinds: born-digital, image-only (exactly --image-share of the documents), mixed
+(digital + scanned pages), scans with an OCR text layer, and garbled text layers. Every page is parsed once by every parser and timed in
 CPU-seconds (OCR includes the Tesseract process); strategies are then evaluated on those measured outputs
 and costs, so they are compared on identical work:
   cheap-only (pdfium), pypdf-only, expensive-only (tesseract), the router at several alpha (the real gate,
   predictor and budget rule of curation.ingest.pdf.router over the whole set as one batch), and an oracle
   router that knows the measured BLEU and gets the same alpha.
-Accuracy per document: CAR, BLEU, word F1 against the pdftotext reference of the original pages.
-Throughput: documents per CPU-second of parsing (one core), and CPU-seconds per page.
+Accuracy per document: CAR, BLEU, word F1 against the part's reference; each part is routed and reported on its
+own, then both together (one budget over the union; its accuracy mixes the two references).
+Throughput: documents per CPU-second of parsing (one core), and CPU-seconds per page. The cheap pass's cost
+(PDFium text + structure + features, including the image-quality render of image pages) is charged to every page.
 """
 
 from __future__ import annotations
@@ -33,11 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from curation.ingest.pdf.degrade import make_variant, mixed_pdf  # noqa: E402
-from curation.ingest.pdf.features import PageStructure, TextStats, text_stats  # noqa: E402
+from curation.ingest.pdf.features import FEATURES, PageStructure, TextStats, text_stats  # noqa: E402
 from curation.ingest.pdf.metrics import bleu, car, word_f1  # noqa: E402
 from curation.ingest.pdf.predictor import load_model, r2  # noqa: E402
-from curation.ingest.pdf.router import BudgetRouter, GateThresholds, validity_gate  # noqa: E402
-from curation.ingest.pdf.trainset import HELDOUT, measure, source_pdfs  # noqa: E402
+from curation.ingest.pdf.router import BudgetRouter, GateThresholds, alpha_from_budget, validity_gate  # noqa: E402
+from curation.ingest.pdf.synth import load_texts, split_of  # noqa: E402
+from curation.ingest.pdf.trainset import HELDOUT, identity_diff, measure, source_pdfs, synth_variant  # noqa: E402
 
 PARSERS = ("pdfium", "pypdf", "tesseract")
 MIX = (("digital", 0.65), ("mixed", 0.1), ("ocr_layer", 0.1), ("garbled", 0.15))
@@ -48,13 +56,10 @@ class Doc:
     name: str
     kind: str
     pages: list  # PageRecord
+    part: str = "real"
 
 
-def build_set(pdf_dir: str, n_docs: int, pages_per_doc: int, image_share: float, seed: int) -> list[tuple[str, str, bytes, list[str]]]:
-    rng = random.Random(seed)
-    sources = source_pdfs(pdf_dir, include=HELDOUT)
-    if not sources:
-        raise SystemExit(f"no held-out PDFs with reference text under {pdf_dir}")
+def kind_list(n_docs: int, image_share: float, rng: random.Random) -> list[str]:
     n_image = round(image_share * n_docs)
     kinds = ["image"] * n_image
     rest = n_docs - n_image
@@ -63,6 +68,15 @@ def build_set(pdf_dir: str, n_docs: int, pages_per_doc: int, image_share: float,
         kinds += [k] * round(rest * w / total_w)
     kinds = (kinds + ["digital"] * n_docs)[:n_docs]
     rng.shuffle(kinds)
+    return kinds
+
+
+def build_set(pdf_dir: str, n_docs: int, pages_per_doc: int, image_share: float, seed: int) -> list[tuple[str, str, bytes, list[str]]]:
+    rng = random.Random(seed)
+    sources = source_pdfs(pdf_dir, include=HELDOUT)
+    if not sources:
+        raise SystemExit(f"no held-out PDFs with reference text under {pdf_dir}")
+    kinds = kind_list(n_docs, image_share, rng)
     out = []
     for i, kind in enumerate(kinds):
         src = sources[i % len(sources)]
@@ -74,6 +88,22 @@ def build_set(pdf_dir: str, n_docs: int, pages_per_doc: int, image_share: float,
         s = rng.randrange(1 << 30)
         data = mixed_pdf(src.data, pages, truths, seed=s) if kind == "mixed" else make_variant(src.data, kind, pages, truths, seed=s)
         out.append((f"{src.stem}[{pages[0]}-{pages[-1]}]", kind, data, truths))
+    return out
+
+
+def build_synth_set(n_docs: int, pages_per_doc: int, image_share: float, seed: int
+                    ) -> list[tuple[str, str, bytes, list[str]]]:
+    """Typeset documents from benchmark-split texts (synth.split_of), one text per document, exact truth."""
+    rng = random.Random(f"synth:{seed}")
+    texts = [t for t in load_texts() if split_of(t.id, HELDOUT) == "bench"]
+    if not texts:
+        raise SystemExit("no benchmark-split texts in sample_data/jsonl/documents.jsonl")
+    rng.shuffle(texts)
+    out = []
+    for i, kind in enumerate(kind_list(n_docs, image_share, rng)):
+        t = texts[i % len(texts)]
+        data, truths = synth_variant(t.text, kind, rng, pages_per_doc)
+        out.append((f"synth:{t.id}", kind, data, truths))
     return out
 
 
@@ -117,7 +147,7 @@ def route(docs: list[Doc], alpha: float, model) -> dict[tuple[int, int], str]:
     th = GateThresholds()
     units = [(di, r) for di, d in enumerate(docs) for r in d.pages]
     X = np.array([r.features for _, r in units])
-    raw = model.predict(X)
+    raw = model.predict(model.align(X, FEATURES))
     names = list(PARSERS)
     pred = np.column_stack([raw[:, model.parsers.index(n)] for n in names])
     gates = [validity_gate(*_stats_struct(r), th) for _, r in units]
@@ -140,19 +170,26 @@ def oracle(docs: list[Doc], alpha: float) -> dict[tuple[int, int], str]:
     return choice
 
 
-def _cache_key(a: argparse.Namespace) -> dict:
+def _cache_key(a: argparse.Namespace, part: str = "real") -> dict:
+    if part == "synth":
+        return {"synth_docs": a.synth_docs, "pages_per_doc": a.pages_per_doc, "image_share": a.image_share,
+                "seed": a.seed}
     return {"docs": a.docs, "pages_per_doc": a.pages_per_doc, "image_share": a.image_share, "seed": a.seed}
 
 
-def load_cache(path: str, a: argparse.Namespace) -> list[Doc] | None:
+def _cache_path(path: str, part: str) -> str:
+    return path if part == "real" else str(Path(path).with_suffix("")) + f".{part}.json"
+
+
+def load_cache(path: str, a: argparse.Namespace, part: str = "real") -> list[Doc] | None:
     """Measured pages from an earlier run with the same set parameters (routing is re-evaluated, OCR is not)."""
     from curation.ingest.pdf.trainset import PageRecord
 
-    p = Path(path)
+    p = Path(_cache_path(path, part))
     if not p.exists():
         return None
     d = json.loads(p.read_text())
-    if d.get("key") != _cache_key(a):
+    if d.get("key") != _cache_key(a, part):
         return None
     docs = []
     for doc in d["docs"]:
@@ -161,99 +198,205 @@ def load_cache(path: str, a: argparse.Namespace) -> list[Doc] | None:
             rec = PageRecord(doc["name"], doc["kind"], r["page"], r["features"], r["scores"], r["seconds"], r["texts"], r["truth"])
             rec.structure = PageStructure(**r["structure"])
             recs.append(rec)
-        docs.append(Doc(doc["name"], doc["kind"], recs))
-    print(f"loaded {len(docs)} measured documents from {path}", file=sys.stderr)
+        docs.append(Doc(doc["name"], doc["kind"], recs, part))
+    print(f"loaded {len(docs)} measured {part} documents from {p}", file=sys.stderr)
+    if a.refeature or any(len(r.features) != len(FEATURES) for d in docs for r in d.pages):
+        refeature(docs, a, part)
+        save_cache(path, a, docs, part)
     return docs
 
 
-def save_cache(path: str, a: argparse.Namespace, docs: list[Doc]) -> None:
-    from dataclasses import asdict
-
-    out = {"key": _cache_key(a), "docs": [{"name": d.name, "kind": d.kind, "pages": [
-        {"page": r.page, "features": r.features, "scores": r.scores, "seconds": r.seconds, "texts": r.texts,
-         "truth": r.truth, "structure": asdict(r.structure)} for r in d.pages]} for d in docs]}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(out))
-
-
-def measure_set(a: argparse.Namespace, t0: float) -> list[Doc]:
+def refeature(docs: list[Doc], a: argparse.Namespace, part: str) -> None:
+    """The features changed since the pages were measured: rebuild the (deterministic) documents and redo only
+    the cheap pass (features, structure and its CPU-seconds); parser outputs, scores and OCR seconds are kept."""
     from curation.ingest.pdf.analysis import analyse
 
-    raw = build_set(a.pdf_dir, a.docs, a.pages_per_doc, a.image_share, a.seed)
+    raw = _build(a, part)
+    if [(n, k) for n, k, _, _ in raw] != [(d.name, d.kind) for d in docs]:
+        raise SystemExit("cached documents do not match the rebuilt set; delete the cache")
+    for d, (_, _, data, _) in zip(docs, raw, strict=True):
+        an = analyse(data)
+        for r in d.pages:
+            old = r.features
+            r.features = an.features[r.page - 1]
+            if identity_diff(old, r.features) > 1e-3:
+                raise SystemExit(f"{d.name} page {r.page}: rebuilt document differs from the measured one")
+            r.structure = an.structures[r.page - 1]
+            r.seconds["pdfium"] = an.seconds / max(1, an.n_pages)
+    print(f"re-featured {len(docs)} cached {part} documents (features now {len(FEATURES)})", file=sys.stderr)
+
+
+def _build(a: argparse.Namespace, part: str) -> list[tuple[str, str, bytes, list[str]]]:
+    if part == "synth":
+        return build_synth_set(a.synth_docs, a.pages_per_doc, a.image_share, a.seed)
+    return build_set(a.pdf_dir, a.docs, a.pages_per_doc, a.image_share, a.seed)
+
+
+def save_cache(path: str, a: argparse.Namespace, docs: list[Doc], part: str = "real") -> None:
+    from dataclasses import asdict
+
+    out = {"key": _cache_key(a, part), "docs": [{"name": d.name, "kind": d.kind, "pages": [
+        {"page": r.page, "features": r.features, "scores": r.scores, "seconds": r.seconds, "texts": r.texts,
+         "truth": r.truth, "structure": asdict(r.structure)} for r in d.pages]} for d in docs]}
+    p = Path(_cache_path(path, part))
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(out))
+
+
+def measure_set(a: argparse.Namespace, t0: float, part: str = "real") -> list[Doc]:
+    raw = _build(a, part)
     docs = []
     for i, (name, kind, data, truths) in enumerate(raw):
-        recs = measure(data, truths, name, kind, PARSERS)
-        an = analyse(data)
-        for r, s in zip(recs, an.structures, strict=True):
-            r.structure = s
-        docs.append(Doc(name, kind, recs))
-        print(f"[{i + 1}/{len(raw)}] {name} {kind}: {len(recs)} pages measured ({time.time() - t0:.0f} s)", file=sys.stderr)
+        recs = measure(data, truths, name, kind, PARSERS, origin=part)
+        docs.append(Doc(name, kind, recs, part))
+        print(f"[{part} {i + 1}/{len(raw)}] {name} {kind}: {len(recs)} pages measured ({time.time() - t0:.0f} s)",
+              file=sys.stderr)
     return docs
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pdf-dir", default=str(ROOT.parent / "shared" / "sample_data_ext" / "pdf"))
-    ap.add_argument("--docs", type=int, default=20)
-    ap.add_argument("--pages-per-doc", type=int, default=3)
-    ap.add_argument("--image-share", type=float, default=0.1)
-    ap.add_argument("--alphas", default="0.05,0.1,0.2,0.3,0.4")
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=None, help="write all figures as JSON here")
-    ap.add_argument("--cache", default=None, help="measured pages (JSON): reused when the set parameters match, "
-                    "so another model or alpha is evaluated without OCR-ing again")
-    a = ap.parse_args(argv)
-    t0 = time.time()
-    model = load_model(a.model)
-    docs = load_cache(a.cache, a) if a.cache else None
-    if docs is None:
-        docs = measure_set(a, t0)
-        if a.cache:
-            save_cache(a.cache, a, docs)
+SINGLES = ("cheap-only (pdfium)", "pypdf-only", "expensive-only (tesseract)")
+METRICS = (("car", "CAR"), ("bleu", "BLEU"), ("word_f1", "word F1"))
+
+
+def report(docs: list[Doc], label: str, reference: str, model, alphas: list[float]) -> dict:
+    """Every strategy on one set (one budget over the whole set), the table, and the verdict per target."""
     n_pages = sum(len(d.pages) for d in docs)
     kinds = {k: sum(1 for d in docs if d.kind == k) for k in sorted({d.kind for d in docs})}
     rows = {"cheap-only (pdfium)": single(docs, "pdfium"), "pypdf-only": single(docs, "pypdf"),
             "expensive-only (tesseract)": single(docs, "tesseract")}
     image_reach = {}
-    for alpha in [float(x) for x in a.alphas.split(",")]:
+    img = [(di, r.page) for di, d in enumerate(docs) if d.kind == "image" for r in d.pages]
+    for alpha in alphas:
         ch = route(docs, alpha, model)
         rows[f"router alpha={alpha:g}"] = evaluate(docs, ch)
         rows[f"oracle alpha={alpha:g}"] = evaluate(docs, oracle(docs, alpha))
-        img = [(di, r.page) for di, d in enumerate(docs) if d.kind == "image" for r in d.pages]
         image_reach[alpha] = sum(ch[u] == "tesseract" for u in img) / len(img) if img else float("nan")
     exp = rows["expensive-only (tesseract)"]
-    best_single = max(("cheap-only (pdfium)", "pypdf-only", "expensive-only (tesseract)"), key=lambda k: rows[k]["bleu"])
-    # predictor quality on these held-out pages
     X = np.array([r.features for d in docs for r in d.pages])
     Y = np.array([[r.scores[p]["bleu"] for p in model.parsers] for d in docs for r in d.pages])
-    heldout_r2 = dict(zip(model.parsers, [round(v, 3) for v in r2(model.predict(X), Y)], strict=True))
+    heldout_r2 = dict(zip(model.parsers, [round(v, 3) for v in r2(model.predict(model.align(X, FEATURES)), Y)],
+                          strict=True))
     per_kind = {}
-    main_alpha = 0.2 if 0.2 in image_reach else list(image_reach)[0]
+    main_alpha = 0.2 if 0.2 in image_reach else alphas[0]
     ch = route(docs, main_alpha, model)
     for k in kinds:
         sub = [i for i, d in enumerate(docs) if d.kind == k]
         sel = [docs[i] for i in sub]
         sub_choice = {(j, p): ch[(i, p)] for j, i in enumerate(sub) for p in [r.page for r in docs[i].pages]}
-        per_kind[k] = {"router": evaluate(sel, sub_choice)["bleu"],
-                       "pdfium": single(sel, "pdfium")["bleu"], "tesseract": single(sel, "tesseract")["bleu"]}
+        per_kind[k] = {m: {"router": evaluate(sel, sub_choice)[m], "pdfium": single(sel, "pdfium")[m],
+                           "tesseract": single(sel, "tesseract")[m]} for m, _ in METRICS}
 
-    print(f"\nPDF routing benchmark: {len(docs)} documents, {n_pages} pages, kinds {kinds}; "
-          f"held-out PDFs {', '.join(HELDOUT)}; wall {time.time() - t0:.0f} s (shared machine: timings are noisy)\n")
+    print(f"\n### {label}: {len(docs)} documents, {n_pages} pages, kinds {kinds}\nreference: {reference}\n")
     print("| strategy | CAR | BLEU | word F1 | OCR pages | CPU-s/page | docs/CPU-s | x expensive-only |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['car']:.3f} | {r['bleu']:.3f} | {r['word_f1']:.3f} | {r['expensive_pages']} | "
               f"{r['cpu_s_per_page']:.3f} | {r['docs_per_cpu_s']:.2f} | {r['docs_per_cpu_s'] / exp['docs_per_cpu_s']:.1f}x |")
     print("\nimage-only pages routed to OCR: " + ", ".join(f"alpha={k:g}: {v:.0%}" for k, v in image_reach.items()))
-    print(f"best single parser by BLEU: {best_single} ({rows[best_single]['bleu']:.3f})")
     print(f"predictor R^2 on these held-out pages (BLEU): {heldout_r2}")
-    print(f"\nBLEU per kind at alpha={main_alpha:g}: " + "; ".join(
-        f"{k}: router {v['router']:.3f} / pdfium {v['pdfium']:.3f} / tesseract {v['tesseract']:.3f}" for k, v in per_kind.items()))
+    for m, name in METRICS:
+        print(f"{name} per kind at alpha={main_alpha:g}: " + "; ".join(
+            f"{k}: router {v[m]['router']:.3f} / pdfium {v[m]['pdfium']:.3f} / tesseract {v[m]['tesseract']:.3f}"
+            for k, v in per_kind.items()))
+    verdicts = verdict(rows, image_reach, alphas)
+    print("\ntargets:")
+    for line in verdicts["lines"]:
+        print(f"- {line}")
+    return {"label": label, "reference": reference, "rows": rows, "image_reach": image_reach, "kinds": kinds,
+            "pages": n_pages, "heldout_r2": heldout_r2, "per_kind": per_kind, "verdicts": verdicts}
+
+
+def verdict(rows: dict, image_reach: dict, alphas: list[float]) -> dict:
+    """The issue's three targets, decided per metric from the table (nothing tuned: the alphas are the inputs)."""
+    exp = rows["expensive-only (tesseract)"]
+    lines, out = [], {}
+    for m, name in METRICS:
+        best = max(SINGLES, key=lambda k: rows[k][m])
+        wins = [a for a in alphas if rows[f"router alpha={a:g}"][m] >= rows[best][m]]
+        out[f"beats_best_single_{m}"] = wins
+        lines.append(f"router >= best single parser by {name} ({best}, {rows[best][m]:.3f}): "
+                     + (f"met at alpha {', '.join(f'{a:g}' for a in wins)}" if wins else "NOT met at any alpha"))
+    fast = [a for a in alphas if rows[f"router alpha={a:g}"]["docs_per_cpu_s"] >= 10 * exp["docs_per_cpu_s"]]
+    for m, name in METRICS:
+        ok = []
+        for a in fast:
+            r = rows[f"router alpha={a:g}"]
+            if r[m] >= exp[m] - 0.01:
+                ok.append(f"alpha {a:g} ({r['docs_per_cpu_s'] / exp['docs_per_cpu_s']:.1f}x, "
+                          f"{100 * (r[m] - exp[m]):+.1f} points)")
+        out[f"10x_within_1pt_{m}"] = ok
+        if ok:
+            lines.append(f">= 10x expensive-only throughput at <= 1 point lower {name}: met at " + ", ".join(ok))
+        elif fast:  # is it reachable at all? the oracle at the same alpha is the upper bound of any predictor
+            a = max(fast)
+            r, o = rows[f"router alpha={a:g}"], rows[f"oracle alpha={a:g}"]
+            lines.append(f">= 10x expensive-only throughput at <= 1 point lower {name}: NOT met (highest alpha with "
+                         f">= 10x: {a:g}, router {100 * (r[m] - exp[m]):+.1f} points, oracle at that alpha "
+                         f"{100 * (o[m] - exp[m]):+.1f} points)")
+        else:
+            lines.append(f">= 10x expensive-only throughput at <= 1 point lower {name}: NOT met (no alpha reaches 10x)")
+    if 0.2 in image_reach:
+        v = image_reach[0.2]
+        lines.append(f"image-only pages reach OCR at alpha 0.2: {v:.0%} ({'met' if v >= 0.95 else 'NOT met'}, target >= 95 %)")
+    out["lines"] = lines
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pdf-dir", default=str(ROOT.parent / "shared" / "sample_data_ext" / "pdf"))
+    ap.add_argument("--docs", type=int, default=20, help="documents in the real part (0: none)")
+    ap.add_argument("--synth-docs", type=int, default=20, help="documents in the typeset part (0: none)")
+    ap.add_argument("--pages-per-doc", type=int, default=3)
+    ap.add_argument("--image-share", type=float, default=0.1)
+    ap.add_argument("--alphas", default="0.05,0.1,0.2,0.3,0.4")
+    ap.add_argument("--budget-fraction", type=float, default=0.1,
+                    help="also route at the alpha that a budget of this fraction of expensive-only's CPU cost per page "
+                         "gives (PAPERS.md 1a step 6, with the per-parser costs measured at training time and stored "
+                         "in the model, not the benchmark's); 0.1 = the issue's 10x target; 0: off")
+    ap.add_argument("--refeature", action="store_true", help="recompute features and the cheap pass's CPU-seconds of "
+                    "cached documents (after a change of the cheap pass)")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="write all figures as JSON here")
+    ap.add_argument("--cache", default=None, help="measured pages (JSON; the typeset part goes to <cache>.synth.json): "
+                    "reused when the set parameters match, so another model or alpha is evaluated without OCR-ing "
+                    "again (features are recomputed when they changed)")
+    a = ap.parse_args(argv)
+    t0 = time.time()
+    model = load_model(a.model)
+    alphas = [float(x) for x in a.alphas.split(",")]
+    if a.budget_fraction > 0:
+        t_c, t_e = model.costs.get("pdfium", 0.0), model.costs["tesseract"]
+        budget_alpha = round(alpha_from_budget(a.budget_fraction * t_e, t_c, t_e), 4)
+        print(f"budget {a.budget_fraction:g} x expensive-only ({a.budget_fraction * t_e:.3f} CPU-s/page; model costs "
+              f"pdfium {t_c:.4f}, tesseract {t_e:.3f}) -> alpha {budget_alpha:g}", file=sys.stderr)
+        alphas = sorted({*alphas, budget_alpha})
+    parts: dict[str, list[Doc]] = {}
+    for part, n in (("real", a.docs), ("synth", a.synth_docs)):
+        if n <= 0:
+            continue
+        docs = load_cache(a.cache, a, part) if a.cache else None
+        if docs is None:
+            docs = measure_set(a, t0, part)
+            if a.cache:
+                save_cache(a.cache, a, docs, part)
+        parts[part] = docs
+    print(f"\nPDF routing benchmark; held-out real PDFs {', '.join(HELDOUT)}; model {a.model or 'shipped'}; "
+          f"wall {time.time() - t0:.0f} s (shared machine: timings are noisy)")
+    refs = {"real": "pdftotext output of the original real PDF pages (one extractor's reading order, not the truth)",
+            "synth": "the exact text typeset into each page (synth.py; single column, unambiguous order)"}
+    results = {}
+    if "real" in parts:
+        results["real"] = report(parts["real"], "Part real (held-out real PDFs)", refs["real"], model, alphas)
+    if "synth" in parts:
+        results["synth"] = report(parts["synth"], "Part synth (typeset from held-out texts)", refs["synth"], model, alphas)
+    if len(parts) == 2:
+        results["all"] = report(parts["real"] + parts["synth"], "Both parts together (one budget over the union)",
+                                "per document its part's reference (real: pdftotext, synth: exact)", model, alphas)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps({"rows": rows, "image_reach": image_reach, "kinds": kinds, "pages": n_pages,
-                                           "heldout_r2": heldout_r2, "per_kind": per_kind}, indent=1))
+        Path(a.out).write_text(json.dumps(results, indent=1))
     return 0
 
 

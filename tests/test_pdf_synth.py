@@ -102,3 +102,28 @@ def test_image_features_only_on_image_pages_and_jpeg_quality_is_read():
     assert scan.structures[0].jpeg_qmean > image.structures[0].jpeg_qmean > 0
     assert 140 < image.structures[0].image_dpi < 160  # degrade renders at 150 dpi
     assert scan.features[0][f["img_contrast"]] < image.features[0][f["img_contrast"]]
+
+
+def test_synth_training_documents_use_only_training_texts_and_are_reproducible():
+    from curation.ingest.pdf.trainset import SYNTH_KINDS, synth_documents
+
+    first = list(synth_documents(2, 1, seed=0, heldout=HELDOUT))  # kinds digital, image: no OCR needed
+    again = list(synth_documents(2, 1, seed=0, heldout=HELDOUT))
+    assert [k for _, k, _, _ in first] == list(SYNTH_KINDS[:2])
+    assert all(split_of(tid, HELDOUT) == "train" for tid, _, _, _ in first)
+    assert [(t, k, tr) for t, k, _, tr in first] == [(t, k, tr) for t, k, _, tr in again]
+    digital = first[0][2]
+    assert analyse(digital).features == analyse(again[0][2]).features
+
+
+def test_identity_check_ignores_image_estimates_but_not_text_features():
+    from curation.ingest.pdf.trainset import identity_diff
+
+    base = [0.5] * len(FEATURES)
+    img = list(base)
+    img[FEATURES.index("img_skew")] = 3.0
+    txt = list(base)
+    txt[FEATURES.index("n_chars")] = 0.9
+    assert identity_diff(base, img) == 0.0
+    assert identity_diff(base, txt) == pytest.approx(0.4)
+    assert identity_diff(base[:32], base) == 0.0
