@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--image-pages", type=int, default=2)
     ap.add_argument("--alpha", type=float, default=0.2)
     ap.add_argument("--work", default="/tmp/pdf_e2e")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra ingest.pdf setting, e.g. expensive_concurrency=1 on a shared machine")
     a = ap.parse_args(argv)
     work = Path(a.work)
     shutil.rmtree(work, ignore_errors=True)
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     cmd = [str(ROOT / ".venv" / "bin" / "curation"), "ingest", "--input", str(work / "in"), "--output", str(work / "run"),
            "--set", f"ingest.pdf.alpha={a.alpha}", "--set", f"ingest.pdf.reference_dir={refs}"]
+    for kv in a.set:
+        cmd += ["--set", f"ingest.pdf.{kv}"]
     print(" ".join(cmd), file=sys.stderr)
     rc = subprocess.call(cmd)
     wall = time.time() - t0
