@@ -304,3 +304,20 @@ def test_hang_in_a_warc_is_quarantined_and_the_rest_kept(tmp_path: Path) -> None
     assert [(r["decision"], r["reason"]) for r in rows] == [(S.KEPT, None), (S.QUARANTINED, "extract_timeout"),
                                                             (S.KEPT, None)]
     assert "lakes" in rows[2]["text"]
+
+
+def test_worker_killed_mid_window_is_an_extract_error_and_the_rest_go_on() -> None:
+    import os
+    import signal
+    import threading
+
+    from curation.ingest.web.sandbox import ExtractFailed
+
+    pages = [(ARTICLE.encode(), None, None), (NESTED, None), (ARTICLE.replace("rivers", "lakes"), None)]
+    with Extractor("resiliparse", timeout_s=30, router_threshold=0.05) as ex:
+        ex(ARTICLE)  # the worker is up
+        pid = ex._proc.pid
+        threading.Timer(1.0, os.kill, (pid, signal.SIGKILL)).start()  # dies while on the nested page
+        out = ex.run_window(pages)
+    assert "sediment" in out[0].text and "lakes" in out[2].text
+    assert isinstance(out[1], ExtractFailed) and "exit code" in str(out[1]) and ex.restarts == 1
