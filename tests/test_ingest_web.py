@@ -321,3 +321,21 @@ def test_worker_killed_mid_window_is_an_extract_error_and_the_rest_go_on() -> No
         out = ex.run_window(pages)
     assert "sediment" in out[0].text and "lakes" in out[2].text
     assert isinstance(out[1], ExtractFailed) and "exit code" in str(out[1]) and ex.restarts == 1
+
+
+def test_time_limit_counts_cpu_not_a_busy_machine() -> None:
+    """A page that burns CPU is stopped after timeout_s of CPU (SIGXCPU); a page that is only slow in wall-clock
+    time because the worker does not get the CPU (simulated with SIGSTOP) is not quarantined."""
+    import os
+    import signal
+    import threading
+
+    with Extractor("resiliparse", timeout_s=1.0, router_threshold=0.05, wall_factor=60) as ex:
+        out = ex.run_window([(ARTICLE, None), (NESTED, None), (ARTICLE, None)])
+        assert isinstance(out[1], ExtractTimeout) and "CPU" in str(out[1]) and ex.restarts == 1
+        assert "sediment" in out[0].text and "sediment" in out[2].text
+        pid = ex._proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        threading.Timer(2.5, os.kill, (pid, signal.SIGCONT)).start()
+        slow = ex(ARTICLE.encode())  # 2.5 s of wall-clock time, almost no CPU
+        assert "sediment" in slow.text and ex.restarts == 1

@@ -22,8 +22,9 @@ class IngestConfig:
         0.05, "Router: a page is eligible for re-extraction only when more than this share of resiliparse's output "
         "characters sit in short lines (< 6 words), i.e. some navigation/boilerplate came through.")
     extract_timeout_s: float = opt(
-        10.0, "Per-page time limit for HTML extraction (the extractor runs in a worker process that is killed on "
-        "timeout; the page is quarantined as extract_timeout). 0 extracts in-process with no limit.")
+        10.0, "Per-page time limit for HTML extraction: this many seconds of the extraction worker's CPU time (whole "
+        "seconds, rounded up), or 3x it in wall-clock time; the worker is then killed and restarted and the page "
+        "quarantined as extract_timeout. 0 extracts in-process with no limit.")
     max_record_bytes: int = opt(
         50_000_000, "WARC/ARC records with a larger block are skipped unread and quarantined as too_large.")
     max_html_bytes: int = opt(

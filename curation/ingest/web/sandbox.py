@@ -3,11 +3,14 @@
 Extractors are C/C++ (resiliparse, lxml) and cannot be interrupted by Python signals, and some pages
 make them run for minutes (trafilatura#704). So extraction runs in one long-lived worker process per
 reader (`python -m curation.ingest.web.sandbox`, a plain subprocess: no multiprocessing start-method
-or `__main__` re-import issues inside Spark's Python workers). The parent waits `timeout_s` for each
-page; on a timeout it kills the worker (the page is quarantined as `extract_timeout`) and starts a
-fresh one for the next page. The worker runs under an address-space limit, so a page that blows up
-memory only kills the worker (`extract_error`). `timeout_s <= 0` extracts in-process with no limit
-(trusted input, bare benchmarks).
+or `__main__` re-import issues inside Spark's Python workers). Each page may use `timeout_s` of the
+worker's CPU time (RLIMIT_CPU, set per page: the kernel stops the worker with SIGXCPU) and
+`WALL_FACTOR` x `timeout_s` of wall-clock time (the parent kills the worker). CPU time is the primary
+limit because a wall-clock limit on a loaded machine quarantines good pages (datatrove's 1 s wall
+limit emptied most pages of one benchmark run at load 25). Either way the page is quarantined as
+`extract_timeout` and a fresh worker takes the next page. The worker runs under an address-space
+limit, so a page that blows up memory only kills the worker (`extract_error`). `timeout_s <= 0`
+extracts in-process with no limit (trusted input, bare benchmarks).
 
 The guard must cost next to nothing against a ~1.5 ms resiliparse call, so pages do not travel
 through the pipe at all:
@@ -29,6 +32,7 @@ import math
 import mmap
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -39,6 +43,9 @@ from pathlib import Path
 from curation.ingest.web.extract import SCORED, Extraction, decode_page, extract
 
 STARTUP_TIMEOUT_S = 120.0
+WALL_FACTOR = 3.0
+"""A page is stopped after timeout_s of the worker's CPU time, or after WALL_FACTOR x timeout_s of wall-clock
+time (a page that waits without computing, or a machine so loaded that the worker barely runs)."""
 PIPE_BYTES = 1 << 20
 READ_CHUNK = 1 << 20
 SHARED_BYTES = 32 << 20
@@ -49,8 +56,9 @@ EXTRACTOR_NAMES = ("resiliparse", "trafilatura")
 CHARSET_SOURCES = ("", "bom", "http", "meta", "utf8", "detected")
 
 # request: method, is_bytes (1: record bytes to decode; 0: UTF-8 of a str), in shared memory (1) or inline (0),
-#          router threshold, offset in the shared area, page length, URL length, HTTP charset length
-_REQ = struct.Struct("<BBBdQIHH")
+#          router threshold, CPU seconds allowed (0: no limit), offset in the shared area, page length,
+#          URL length, HTTP charset length
+_REQ = struct.Struct("<BBBddQIHH")
 # result: ok (1) / failed (0), extractor, route score (NaN: none), ms, text length, codec length, charset source
 _RES = struct.Struct("<BBddIHB")
 
@@ -137,19 +145,23 @@ def _serve() -> None:
         shm_fd, size = map(int, os.environ["CURATION_EXTRACT_SHM"].split(":"))
         shared = memoryview(mmap.mmap(shm_fd, size, prot=mmap.PROT_READ))
     limit = int(os.environ.get("CURATION_EXTRACT_MEMORY", "0") or 0)
-    if limit > 0:
-        try:
-            import resource
+    resource = None
+    cpu_hard = -1
+    try:
+        import resource
 
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a page stopped by SIGXCPU leaves no core file
+        cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        if limit > 0:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        except (ImportError, ValueError, OSError):
-            pass
+    except (ImportError, ValueError, OSError):
+        pass
     stdin = os.fdopen(sys.stdin.fileno(), "rb", buffering=PIPE_BYTES)
     while True:
         head = stdin.read(_REQ.size)
         if len(head) < _REQ.size:
             return
-        method, raw, in_shared, threshold, offset, n_body, n_url, n_charset = _REQ.unpack(head)
+        method, raw, in_shared, threshold, cpu_limit, offset, n_body, n_url, n_charset = _REQ.unpack(head)
         n_tail = n_url + n_charset + (0 if in_shared else n_body)
         data = stdin.read(n_tail)
         if len(data) < n_tail:
@@ -161,6 +173,15 @@ def _serve() -> None:
             page, tail = view[:n_body], view[n_body:]
         url = str(tail[:n_url], "utf-8", "surrogatepass") or None
         charset = str(tail[n_url:], "utf-8", "replace") or None
+        if cpu_limit > 0 and resource is not None:
+            # This page may use `cpu_limit` more CPU seconds (whole seconds: RLIMIT_CPU's unit); then the kernel
+            # stops the worker with SIGXCPU, which the parent reports as extract_timeout.
+            used = resource.getrusage(resource.RUSAGE_SELF)
+            soft = math.ceil(used.ru_utime + used.ru_stime + cpu_limit)
+            try:
+                resource.setrlimit(resource.RLIMIT_CPU, (soft, cpu_hard))
+            except (ValueError, OSError):
+                pass
         try:
             # Record bytes are copied out (charset detection wants bytes); a str's UTF-8 decodes in place.
             html: str | bytes = bytes(page) if raw else str(page, "utf-8", "surrogatepass")
@@ -195,7 +216,7 @@ class Extractor:
     """Callable per-page extraction with a time limit; use as a context manager to reap the worker."""
 
     def __init__(self, method: str, timeout_s: float, router_threshold: float, memory_limit: int = 4 << 30,
-                 router_budget: float = 1.0, shared_bytes: int = SHARED_BYTES):
+                 router_budget: float = 1.0, shared_bytes: int = SHARED_BYTES, wall_factor: float = WALL_FACTOR):
         if method not in METHODS:
             raise ValueError(f"unknown extractor {method!r} (known: resiliparse, trafilatura, router)")
         self.method = method
@@ -204,6 +225,7 @@ class Extractor:
         self.router_budget = router_budget
         self.memory_limit = memory_limit
         self.shared_bytes = shared_bytes
+        self.wall_factor = wall_factor
         """Size of the shared page area (0: every page goes inline through the pipe)."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._pipe_bytes = 1 << 16
@@ -254,7 +276,8 @@ class Extractor:
         _widen(self._proc.stdout.fileno())
         os.set_blocking(self._proc.stdin.fileno(), False)
         # Warm-up: the worker's imports (trafilatura ~1 s) must not count against the first page's limit.
-        warm = next(self._stream([("<html><body><p>warm up</p></body></html>", None)], self.method, STARTUP_TIMEOUT_S))
+        warm = next(self._stream([("<html><body><p>warm up</p></body></html>", None)], self.method, STARTUP_TIMEOUT_S,
+                                 cpu_s=0.0))
         if not isinstance(warm, Extraction):
             self._stop()
             raise ExtractFailed(f"extractor process could not start: {warm}")
@@ -278,7 +301,7 @@ class Extractor:
             shared[1].close()
             os.close(shared[0])
 
-    def _request(self, page: Page, method: str, idle: bool) -> list[bytes] | None:
+    def _request(self, page: Page, method: str, idle: bool, cpu_s: float) -> list[bytes] | None:
         """The request's parts (header, [inline page], URL + charset), or None: wait for results first.
 
         The page goes into the shared area when it fits behind the pages in flight (`idle`: none are, so
@@ -298,21 +321,23 @@ class Extractor:
                 return None
             shared[1][at:at + n] = body
             self._shared_at = at + n
-            return [_REQ.pack(METHODS.index(method), raw, 1, self.router_threshold, at, n, len(url), len(charset)),
-                    url + charset]
+            return [_REQ.pack(METHODS.index(method), raw, 1, self.router_threshold, cpu_s, at, n, len(url),
+                              len(charset)), url + charset]
         if not idle and n > self._pipe_bytes:
             return None  # a page that only fits the pipe alone
-        return [_REQ.pack(METHODS.index(method), raw, 0, self.router_threshold, 0, n, len(url), len(charset)),
+        return [_REQ.pack(METHODS.index(method), raw, 0, self.router_threshold, cpu_s, 0, n, len(url), len(charset)),
                 body, url + charset]
 
-    def _stream(self, pages: Sequence[Page], method: str, limit: float
+    def _stream(self, pages: Sequence[Page], method: str, limit: float, cpu_s: float
                 ) -> Iterator[Extraction | ExtractTimeout | ExtractFailed]:
         """Send `pages` to the running worker and yield their results in order, until done or the worker is lost.
 
         One thread: it writes every request that has room (shared area, pipe), then sleeps until results
-        arrive. Each page gets `limit` seconds, counted from when its predecessor's result arrived. A
-        timeout or a dead worker ends the stream with an ExtractTimeout / ExtractFailed for the first
-        unanswered page (the worker is stopped; the caller restarts it for the rest).
+        arrive. Each page gets `cpu_s` seconds of the worker's CPU (enforced in the worker with RLIMIT_CPU:
+        the kernel stops it with SIGXCPU) and `limit` wall-clock seconds, counted from when its
+        predecessor's result arrived. A timeout or a dead worker ends the stream with an ExtractTimeout /
+        ExtractFailed for the first unanswered page (the worker is stopped; the caller restarts it for the
+        rest).
         """
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
@@ -322,13 +347,13 @@ class Extractor:
         deadline = time.monotonic() + limit
         while done < n:
             while sent < n:
-                req = self._request(pages[sent], method, idle=sent == done)
+                req = self._request(pages[sent], method, sent == done, cpu_s)
                 if req is None:
                     break
                 try:
                     if not self._write_all(fd_in, req, deadline):
                         self._lost()
-                        yield ExtractTimeout(f"extraction took longer than {limit:g} s")
+                        yield ExtractTimeout(f"extraction took longer than {limit:g} s (wall clock)")
                         return
                 except OSError:  # the worker is gone: read what it answered, then its EOF ends the stream
                     sent = n
@@ -337,7 +362,7 @@ class Extractor:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd_out], [], [], left)[0]:
                 self._lost()
-                yield ExtractTimeout(f"extraction took longer than {limit:g} s")
+                yield ExtractTimeout(f"extraction took longer than {limit:g} s (wall clock)")
                 return
             try:
                 chunk = os.read(fd_out, READ_CHUNK)
@@ -386,10 +411,18 @@ class Extractor:
         self._stop()
         self.restarts += 1
 
-    def _failed(self, e: BaseException) -> ExtractFailed:
+    def _failed(self, e: BaseException) -> ExtractFailed | ExtractTimeout:
+        """The worker is gone: a CPU-limit kill (SIGXCPU) is a timeout, anything else a failure."""
         proc = self._proc
-        code = proc.poll() if proc is not None else None
+        code = None
+        if proc is not None:
+            try:
+                code = proc.wait(5)  # its pipe closed: it is exiting
+            except subprocess.TimeoutExpired:
+                pass
         self._lost()
+        if code == -signal.SIGXCPU:
+            return ExtractTimeout(f"extraction used more than {self.timeout_s:g} s of CPU")
         return ExtractFailed(f"extractor process failed ({type(e).__name__}: {e}; exit code {code})")
 
     # -- public -----------------------------------------------------------------------------------
@@ -425,7 +458,7 @@ class Extractor:
                     yield from (ExtractFailed(f"extractor process could not start: {e}") for _ in todo)
                     return
             sent, todo, got = todo, [], 0
-            for out in self._stream(sent, method, self.timeout_s):
+            for out in self._stream(sent, method, self.timeout_s * self.wall_factor, self.timeout_s):
                 got += 1
                 yield out
                 if isinstance(out, ExtractTimeout) or (isinstance(out, ExtractFailed) and self._proc is None):
