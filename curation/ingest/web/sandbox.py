@@ -171,7 +171,7 @@ def _serve() -> None:
             page, tail = shared[offset:offset + n_body], view
         else:
             page, tail = view[:n_body], view[n_body:]
-        url = str(tail[:n_url], "utf-8", "surrogatepass") or None
+        url = str(tail[:n_url], "utf-8", "replace") or None  # a hint for trafilatura only; may be cut at 64 kB
         charset = str(tail[n_url:], "utf-8", "replace") or None
         if cpu_limit > 0 and resource is not None:
             # This page may use `cpu_limit` more CPU seconds (whole seconds: RLIMIT_CPU's unit); then the kernel
