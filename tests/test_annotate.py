@@ -79,7 +79,9 @@ def _random_doc(rng: random.Random) -> str:
     return ("\n\n" if rng.random() < 0.5 else "\n").join(lines)
 
 
-def test_repetition_signals_match_reference_on_random_documents():
+@pytest.mark.parametrize("dense_share", [0.0, 0.5, 1.0])  # n-gram keys for every position / candidates only
+def test_repetition_signals_match_reference_on_random_documents(monkeypatch, dense_share):
+    monkeypatch.setattr("curation.annotate.gopher_repetition.DENSE_SHARE", dense_share)
     rng = random.Random(7)
     texts = [_random_doc(rng) for _ in range(150)]
     vals = GopherRepetition(GopherRepetitionConfig()).compute(TextBatch(pa.array(texts)))

@@ -20,6 +20,7 @@ from curation.config import opt
 
 TOP_NGRAMS = {2: 0.20, 3: 0.18, 4: 0.16}
 MAX_GREEDY = 20_000
+DENSE_SHARE = 0.5
 DUP_NGRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
 
 
@@ -100,7 +101,8 @@ def ngram_groups(words: Parts, max_n: int):
 
     An n-gram can repeat only if both (n-1)-grams inside it repeat, so after the bigrams (all of them)
     each n looks only at the positions that pass this test: in normal prose a small and fast-shrinking
-    share. Every occurrence of a repeated n-gram is among the positions yielded, in text order, so
+    share. (While more than DENSE_SHARE of the positions repeat, as in degenerate text, every position
+    is kept instead: contiguous arrays are cheaper than gathering nearly all of them.) Every occurrence of a repeated n-gram is among the positions yielded, in text order, so
     counts >= 2 and first occurrences are exact; n-grams that occur once may be left out.
     Groups come from 64-bit keys built incrementally (key_n = mix(key_{n-1} ^ code of the n-th word)),
     seeded with the document index so that equal n-grams of different documents never meet.
@@ -114,13 +116,20 @@ def ngram_groups(words: Parts, max_n: int):
     h = mix64(mix64(words.parents.astype(np.uint64)) ^ codes)
     h = mix64(h[:-1] ^ codes[1:])  # bigram key at every start
     starts = np.flatnonzero(words.parents[:-1] == words.parents[1:])
+    dense = True  # h holds the key of every position; switches to candidates only once they are few
     for n in range(2, max_n + 1):
         group = pd.factorize(h[starts])[0]
         yield n, group, starts
         if n == max_n:
             return
+        repeated = np.bincount(group)[group] >= 2
+        if dense and repeated.mean() > DENSE_SHARE:  # (degenerate text) pruning would cost more than it saves
+            h = mix64(h[:-1] ^ codes[n:])
+            starts = np.flatnonzero(words.parents[:max(m - n, 0)] == words.parents[n:])
+            continue
+        dense = False
         rep = np.zeros(m, dtype=bool)
-        rep[starts[np.bincount(group)[group] >= 2]] = True
+        rep[starts[repeated]] = True
         starts = starts[rep[starts] & rep[starts + 1]]  # the n-grams at p and p+1 both repeat (same document)
         starts = starts[starts + n < m]
         h[starts] = mix64(h[starts] ^ codes[starts + n])
@@ -186,30 +195,28 @@ def dup_ngram_chars(words: Parts, n: int, group: np.ndarray, starts: np.ndarray,
     pos, gcode = starts[multi], group[multi]
     gram_chars = cum[pos + n] - cum[pos]
     docs = words.parents[pos]
+    bounds = np.flatnonzero(np.concatenate([[True], docs[1:] != docs[:-1], [True]]))
+    doc_of = docs[bounds[:-1]]
     # Where no two repeated positions of a document are closer than n words the scan never skips one,
     # so it counts every occurrence but the first: vectorised. Only the other documents are replayed.
-    new_doc = np.concatenate([[True], docs[1:] != docs[:-1]])
-    close = ~new_doc & (np.diff(pos, prepend=0) < n)
+    gaps = np.diff(pos) < n
+    gaps[bounds[1:-1] - 1] = False  # a gap across a document boundary is no gap
     replay = np.zeros(words.n_docs, dtype=bool)
-    replay[docs[close]] = True
-    simple = ~replay[docs] & ~first
-    out += np.bincount(docs[simple], weights=gram_chars[simple], minlength=words.n_docs)
-    keep = replay[docs]
-    if not keep.any():
-        return out
-    pos, gcode, gram_chars, docs, first = pos[keep], gcode[keep], gram_chars[keep], docs[keep], first[keep]
-    bounds = np.flatnonzero(np.concatenate([[True], docs[1:] != docs[:-1], [True]]))
-    pos_l, gcode_l, chars_l = pos.tolist(), gcode.tolist(), gram_chars.tolist()
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+    replay[docs[1:][gaps]] = True
+    later = ~first
+    simple = np.bincount(docs[later], weights=gram_chars[later], minlength=words.n_docs)
+    out[~replay] = simple[~replay]
+    for k in np.flatnonzero(replay[doc_of]).tolist():
+        a, b = int(bounds[k]), int(bounds[k + 1])
         if b - a > MAX_GREEDY:
             rep = pos[a:b][~first[a:b]]
-            diff = np.zeros(len(words.parents) + 1, dtype=np.int64)
-            np.add.at(diff, rep, 1)
-            np.add.at(diff, rep + n, -1)
-            out[docs[a]] = float(words.lengths[np.cumsum(diff[:-1]) > 0].sum())
+            lo = int(rep.min())
+            span = int(rep.max()) + n - lo + 1
+            covered = np.cumsum(np.bincount(rep - lo, minlength=span) - np.bincount(rep - lo + n, minlength=span))[:-1] > 0
+            out[doc_of[k]] = float(words.lengths[lo:lo + span - 1][covered].sum())
             continue
         total, nxt, seen = 0, -1, set()
-        for p, g, chars in zip(pos_l[a:b], gcode_l[a:b], chars_l[a:b], strict=True):
+        for p, g, chars in zip(pos[a:b].tolist(), gcode[a:b].tolist(), gram_chars[a:b].tolist(), strict=True):
             if p < nxt:
                 continue
             if g in seen:
@@ -217,5 +224,5 @@ def dup_ngram_chars(words: Parts, n: int, group: np.ndarray, starts: np.ndarray,
                 nxt = p + n
             else:
                 seen.add(g)
-        out[docs[a]] = total
+        out[doc_of[k]] = total
     return out
