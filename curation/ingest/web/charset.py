@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 
 _META = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
@@ -43,8 +44,12 @@ def _is_utf8_non_ascii(data: bytes) -> bool:
         return e.start >= len(data) - 3  # only a multi-byte character cut off at the very end
 
 
-def detect(data: bytes, http_charset: str | None = None) -> tuple[str, str]:
-    """(codec name, where it came from: bom | http | meta | utf8 | detected)."""
+def detect(data: bytes, http_charset: str | None = None, full: Callable[[], bytes] | None = None) -> tuple[str, str]:
+    """(codec name, where it came from: bom | http | meta | utf8 | detected).
+
+    Only the first 64 kB of `data` are looked at, except by the uchardet fallback, which reads all of it
+    (`full()` when given: the caller may pass just the first 64 kB as `data`).
+    """
     for bom, name in _BOMS:
         if data.startswith(bom):
             return name, "bom"
@@ -61,13 +66,27 @@ def detect(data: bytes, http_charset: str | None = None) -> tuple[str, str]:
         return "utf-8", "utf8"
     from resiliparse.parse.encoding import detect_encoding
 
-    return (_canonical(detect_encoding(data)) or "windows-1252"), "detected"
+    return (_canonical(detect_encoding(full() if full is not None else data)) or "windows-1252"), "detected"
 
 
-def decode_html(data: bytes, http_charset: str | None = None) -> tuple[str, str, str]:
-    """(text, codec, source). Invalid sequences become U+FFFD; a BOM is stripped."""
+def decode_html(data: bytes | memoryview, http_charset: str | None = None) -> tuple[str, str, str]:
+    """(text, codec, source). Invalid sequences become U+FFFD; a BOM is stripped.
+
+    `data` may be a memoryview (the extraction worker's view of the shared page area): valid UTF-8, the
+    common case, then decodes in place without a copy of the page.
+    """
     from resiliparse.parse.encoding import bytes_to_str
 
-    codec, source = detect(data, http_charset)
-    text = bytes_to_str(data, codec, errors="replace", fallback_encodings=("utf-8", "windows-1252"))
+    if isinstance(data, memoryview):
+        view = data
+        codec, source = detect(bytes(view[:65536]), http_charset, full=lambda: bytes(view))
+    else:
+        codec, source = detect(data, http_charset)
+    if codec == "utf-8":
+        try:  # what bytes_to_str returns for valid input, without its copy
+            text = str(data, "utf-8")
+            return (text[1:] if text.startswith("\ufeff") else text), codec, source
+        except UnicodeDecodeError:
+            pass
+    text = bytes_to_str(bytes(data), codec, errors="replace", fallback_encodings=("utf-8", "windows-1252"))
     return text, codec, source

@@ -35,7 +35,8 @@ class Extraction:
     """Where that codec came from: bom | http | meta | utf8 | detected."""
 
 
-def decode_page(html: str | bytes, http_charset: str | None = None) -> tuple[str, str | None, str | None]:
+def decode_page(html: str | bytes | memoryview, http_charset: str | None = None
+                ) -> tuple[str, str | None, str | None]:
     """(text, codec, source): bytes are decoded here (BOM, HTTP charset, meta, detection); a str passes as is.
 
     Decoding happens where the extraction does (the sandbox worker), so the reading process never

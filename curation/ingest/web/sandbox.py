@@ -78,7 +78,7 @@ def _enc(s: str | None, limit: int = 0xFFFF) -> bytes:
     return s.encode("utf-8", "surrogatepass")[:limit] if s else b""
 
 
-def _extract_page(html: str | bytes, http_charset: str | None, method: str, url: str | None,
+def _extract_page(html: str | bytes | memoryview, http_charset: str | None, method: str, url: str | None,
                   threshold: float) -> Extraction:
     text, codec, source = decode_page(html, http_charset)
     started = time.perf_counter()
@@ -183,8 +183,8 @@ def _serve() -> None:
             except (ValueError, OSError):
                 pass
         try:
-            # Record bytes are copied out (charset detection wants bytes); a str's UTF-8 decodes in place.
-            html: str | bytes = bytes(page) if raw else str(page, "utf-8", "surrogatepass")
+            # Decoded in place from the shared page (record bytes: after charset detection).
+            html: str | memoryview = page if raw else str(page, "utf-8", "surrogatepass")
             res = _result(_extract_page(html, charset, METHODS[method], url, threshold))
         except BaseException as e:  # report, keep serving
             res = _result(ExtractFailed(f"{type(e).__name__}: {str(e)[:300]}"))
