@@ -64,8 +64,7 @@ def tokenize(texts: pa.Array, pieces: Parts | None = None) -> Parts:
 
     Whitespace splits first. Most pieces are plain words (letters and digits only): they are tokens as
     they are, so only the other pieces (typically a quarter) are cut, character by character, in
-    `_tokenize_pieces`, and their tokens are put back in text order with one `take`. `pieces`: the
-    texts' `whitespace_pieces` when the caller has them already.
+    `_cut_pieces`. `pieces`: the texts' `whitespace_pieces` when the caller has them already.
     """
     n = len(texts)
     split = pieces if pieces is not None else whitespace_pieces(texts)
@@ -77,24 +76,32 @@ def tokenize(texts: pa.Array, pieces: Parts | None = None) -> Parts:
     if special_idx.size == 0:
         return Parts(pieces, parents, n, by_value=True)
     sub = pieces.filter(pa.array(special))
-    chunks, owners = [], []
+    rels, owners = [], []
     for a, b in _spans(sub, CHUNK_BYTES):  # bounded memory: the cutting holds a few arrays per character
-        tokens, owner = _tokenize_pieces(sub.slice(a, b - a))
-        chunks.append(tokens)
+        rel, owner = _cut_pieces(sub.slice(a, b - a))
+        rels.append(rel)
         owners.append(owner + a)
-    owner = np.concatenate(owners)
+    rel, owner = np.concatenate(rels), np.concatenate(owners)
     sub_count = np.bincount(owner, minlength=special_idx.size)
     per_piece = np.ones(len(pieces), dtype=np.int64)
     per_piece[special_idx] = sub_count
     start = np.cumsum(per_piece) - per_piece  # where each piece's tokens begin in the output
     total = int(per_piece.sum())
-    # source index into concat(pieces, sub_tokens) for every output position
-    src = np.empty(total, dtype=np.int64)
-    src[start[~special]] = np.flatnonzero(~special)
+    # The tokens of a piece cover it exactly and pieces lie back to back in their UTF-8 buffer, so the
+    # token array is that buffer with new offsets: plain pieces' starts and the cut points between them.
+    piece_off = _offsets(pieces)
+    tok_off = np.empty(total + 1, dtype=np.int64)
+    tok_off[start[~special]] = piece_off[:-1][~special]
     rank = np.arange(owner.size) - (np.cumsum(sub_count) - sub_count)[owner]  # token's place within its piece
-    src[start[special_idx[owner]] + rank] = len(pieces) + np.arange(owner.size)
-    values = pa.concat_arrays([pieces, *chunks]).take(pa.array(src))
+    tok_off[start[special_idx[owner]] + rank] = piece_off[special_idx[owner]] + rel
+    tok_off[total] = piece_off[-1]
+    values = pa.StringArray.from_buffers(total, pa.py_buffer(tok_off.astype(np.int32)), pieces.buffers()[2])
     return Parts(values, np.repeat(parents, per_piece), n, by_value=True)
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    """The value offsets of a string array (len + 1 of them), as int64."""
+    return np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4).astype(np.int64)
 
 
 def _spans(arr: pa.Array, max_bytes: int) -> list[tuple[int, int]]:
@@ -109,9 +116,9 @@ def _spans(arr: pa.Array, max_bytes: int) -> list[tuple[int, int]]:
 
 
 def _has_non_word(pieces: pa.Array) -> np.ndarray:
-    """Mask of pieces with a non-word character (NW), or other than letters and digits. Arrow's `utf8_is_alnum` (letters and numbers,
-    ~3x cheaper than the regex) settles ASCII pieces; its Unicode tables are newer than RE2's, so
-    non-ASCII pieces it calls alphanumeric are checked with the regex itself."""
+    """Mask of pieces with a character other than letters and digits (such pieces are cut; NW decides
+    how). Arrow's `utf8_is_alnum` (~3x cheaper than a regex) settles ASCII pieces; its Unicode tables
+    are newer than RE2's, so non-ASCII pieces it calls alphanumeric are checked with NW itself."""
     alnum = pc.utf8_is_alnum(pieces).to_numpy(zero_copy_only=False)
     out = ~alnum
     check = np.flatnonzero(alnum & ~pc.string_is_ascii(pieces).to_numpy(zero_copy_only=False))
@@ -120,32 +127,30 @@ def _has_non_word(pieces: pa.Array) -> np.ndarray:
     return out
 
 
-def _tokenize_pieces(pieces: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Tokens of whitespace-free pieces that contain a non-word character, and the piece of each token.
+def _cut_pieces(pieces: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Where the tokens of whitespace-free pieces start (UTF-8 bytes from their piece's start), and the
+    piece of each token.
 
     The pieces are cut character by character with numpy (no regex pass per piece): a token starts at
     the start of a piece; at every character of a piece's leading and trailing punctuation runs (a run
     of dots stays one token); at the first word character after a leading run; at an infix separator
     and the character after it; at a contraction's apostrophe. URL-like pieces are cut only after one
-    leading bracket or quote and before their trailing punctuation. The tokens of a piece cover it
-    exactly, so the token array shares the pieces' UTF-8 buffer (offsets only, no copy).
+    leading bracket or quote and before their trailing punctuation.
     """
     m = len(pieces)
-    pieces = pieces if pieces.offset == 0 else pa.concat_arrays([pieces])
-    offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int32, count=m + 1)
-    data = pieces.buffers()[2]
-    text = data.to_pybytes()[offsets[0]:offsets[m]].decode("utf-8")
+    offsets = _offsets(pieces)
+    text = pieces.buffers()[2].slice(offsets[0], offsets[m] - offsets[0]).to_pybytes().decode("utf-8")
     cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     n_chars = pc.utf8_length(pieces).to_numpy(zero_copy_only=False).astype(np.int64)
     pend = np.cumsum(n_chars)
     pstart = pend - n_chars
-    piece = np.repeat(np.arange(m, dtype=np.int64), n_chars)
+    size = cp.size
     cls = _classes(cp)
     word, letter, num = (cls & _WORD) > 0, (cls & _LETTER) > 0, (cls & _NUM) > 0
     colon_like, arith = (cls & _COLON_LIKE) > 0, (cls & _ARITH) > 0
-    first = np.zeros(cp.size, dtype=bool)
+    first = np.zeros(size, dtype=bool)
     first[pstart] = True
-    last = np.zeros(cp.size, dtype=bool)
+    last = np.zeros(size, dtype=bool)
     last[pend - 1] = True
     inner = ~first & ~last
     prev_l, next_l = np.roll(letter, 1), np.roll(letter, -1)  # wrapped values only reach first/last chars
@@ -157,27 +162,34 @@ def _tokenize_pieces(pieces: pa.Array) -> tuple[pa.Array, np.ndarray]:
         | (colon_like & prev_ln & next_l)  # and/or, 23:a
         | (arith & prev_n & next_n))  # 3-4, 2*3
     w = word | apostrophe  # a contraction's apostrophe opens the next token, never a punctuation run
-    wpos = np.flatnonzero(w)
-    k0, k1 = np.searchsorted(wpos, pstart), np.searchsorted(wpos, pend)
-    has_word = k1 > k0
-    first_w, last_w = pend.copy(), pend.copy()  # no word character: the whole piece is one punctuation run
-    first_w[has_word] = wpos[k0[has_word]]
-    last_w[has_word] = wpos[k1[has_word] - 1]
-    pos = np.arange(cp.size, dtype=np.int64)
-    in_run = (pos < first_w[piece]) | (pos > last_w[piece])
+    # first and last word character of each piece (pend where there is none: all one punctuation run)
+    pos = np.arange(size, dtype=np.int32)
+    first_w = np.minimum.reduceat(np.where(w, pos, np.int32(size)), pstart).astype(np.int64)
+    last_w = np.maximum.reduceat(np.where(w, pos, np.int32(-1)), pstart).astype(np.int64)
+    has_word = first_w < pend
+    first_w = np.where(has_word, first_w, pend)
+    # punctuation runs: [piece start, first word char) and (last word char, piece end), by a running sum
+    bounds = np.concatenate([pstart, first_w, last_w[has_word] + 1, pend[has_word]])
+    signs = np.concatenate([np.ones(m), -np.ones(m), np.ones(int(has_word.sum())), -np.ones(int(has_word.sum()))])
+    in_run = np.cumsum(np.bincount(bounds, weights=signs, minlength=size + 1)[:-1]) > 0.5
     dot = cp == 0x2E
     dot_cont = dot & np.roll(dot, 1) & np.roll(in_run, 1) & ~first
     cut = first | (in_run & ~dot_cont) | apostrophe | sep | np.roll(sep, 1)
     cut[first_w[has_word]] = True
-    url = pc.match_substring_regex(pieces, URL_TOKEN).to_numpy(zero_copy_only=False)
+    maybe_url = pc.or_(pc.match_substring(pieces, "://"), pc.match_substring(pieces, "www."))
+    url = np.zeros(m, dtype=bool)
+    if pc.any(maybe_url).as_py():
+        cand = np.flatnonzero(maybe_url.to_numpy(zero_copy_only=False))
+        url[cand] = pc.match_substring_regex(pieces.take(pa.array(cand)), URL_TOKEN).to_numpy(zero_copy_only=False)
     if url.any():
         _url_cuts(cut, cp, pstart, pend, np.flatnonzero(url), dot)
     starts = np.flatnonzero(cut)
-    byte_len = 1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000)
-    byte_pos = np.concatenate([[0], np.cumsum(byte_len)]) + int(offsets[0])
-    tok_offsets = np.append(byte_pos[starts], byte_pos[-1]).astype(np.int32)
-    tokens = pa.StringArray.from_buffers(starts.size, pa.py_buffer(tok_offsets), data)
-    return tokens, piece[starts]
+    # byte offset of each token start: its character index plus the extra UTF-8 bytes before it
+    wide = np.flatnonzero(cp >= 0x80)
+    extra = np.concatenate([[0], np.cumsum(1 + (cp[wide] >= 0x800).astype(np.int64) + (cp[wide] >= 0x10000))])
+    owner = np.cumsum(first[starts]) - 1  # every piece start is a token start
+    byte_start = starts + extra[np.searchsorted(wide, starts)]
+    return byte_start - (offsets[owner] - offsets[0]), owner
 
 
 def _url_cuts(cut: np.ndarray, cp: np.ndarray, pstart: np.ndarray, pend: np.ndarray, urls: np.ndarray,
@@ -222,6 +234,8 @@ def _classes(cp: np.ndarray) -> np.ndarray:
     """Class bits per character: a 64k table for the BMP (built once per process), RE2 for the rest."""
     if not _BMP_TABLE:
         _BMP_TABLE.append(_class_bits(np.arange(0x10000, dtype=np.uint32)))
+    if cp.size == 0 or cp.max() <= 0xFFFF:
+        return _BMP_TABLE[0].take(cp)
     cls = _BMP_TABLE[0][cp & 0xFFFF]
     astral = cp > 0xFFFF
     if astral.any():
