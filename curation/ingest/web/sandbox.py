@@ -90,7 +90,8 @@ def _extract_page(html: str | bytes | memoryview, http_charset: str | None, meth
 
 def _result(out: Extraction | Exception) -> bytes:
     if isinstance(out, Exception):
-        msg = f"{type(out).__name__}: {str(out)[:300]}".encode("utf-8", "replace")
+        text = str(out) if isinstance(out, ExtractFailed) else f"{type(out).__name__}: {out}"
+        msg = text[:400].encode("utf-8", "replace")
         return _RES.pack(0, 0, math.nan, 0.0, len(msg), 0, 0) + msg
     text = out.text.encode("utf-8", "surrogatepass")
     codec = _enc(out.charset, 255)
@@ -156,6 +157,7 @@ def _serve() -> None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ImportError, ValueError, OSError):
         pass
+    cpu_limited = False
     stdin = os.fdopen(sys.stdin.fileno(), "rb", buffering=PIPE_BYTES)
     while True:
         head = stdin.read(_REQ.size)
@@ -173,13 +175,16 @@ def _serve() -> None:
             page, tail = view[:n_body], view[n_body:]
         url = str(tail[:n_url], "utf-8", "replace") or None  # a hint for trafilatura only; may be cut at 64 kB
         charset = str(tail[n_url:], "utf-8", "replace") or None
-        if cpu_limit > 0 and resource is not None:
+        if resource is not None and (cpu_limit > 0 or cpu_limited):
             # This page may use `cpu_limit` more CPU seconds (whole seconds: RLIMIT_CPU's unit); then the kernel
-            # stops the worker with SIGXCPU, which the parent reports as extract_timeout.
-            used = resource.getrusage(resource.RUSAGE_SELF)
-            soft = math.ceil(used.ru_utime + used.ru_stime + cpu_limit)
+            # stops the worker with SIGXCPU, which the parent reports as extract_timeout. 0: no limit.
+            soft = cpu_hard
+            if cpu_limit > 0:
+                used = resource.getrusage(resource.RUSAGE_SELF)
+                soft = math.ceil(used.ru_utime + used.ru_stime + cpu_limit)
             try:
                 resource.setrlimit(resource.RLIMIT_CPU, (soft, cpu_hard))
+                cpu_limited = cpu_limit > 0
             except (ValueError, OSError):
                 pass
         try:
