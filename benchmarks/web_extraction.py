@@ -26,6 +26,8 @@ Every timing pass gets fresh objects (a str built before the clock starts): a st
 handed to resiliparse once carries a cached UTF-8 copy, which makes repeated passes ~20% faster than
 a real run, where each page is extracted once.
 pages/s is measured on the scrapinghub set. The machine is shared: rerun with --repeat for medians.
+Also printed: the whole reader's cost per page (`read_web_file` over the scrapinghub pages written as a
+WARC), with the hang guard and in-process, and the router sweep (`--sweep`).
 """
 
 from __future__ import annotations
@@ -248,6 +250,54 @@ def router_sweep(pages: list[dict], budgets: list[float], threshold: float, wind
     return rows
 
 
+def write_warc(pages: list[dict], path: Path) -> None:
+    """The pages as HTTP responses in a per-record-gzip WARC (UTF-8 bytes, no declared charset)."""
+    import uuid
+
+    with open(path, "wb") as f:
+        for p in pages:
+            body = p["html"].encode("utf-8", "surrogatepass")
+            block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + body
+            url = p["url"] or f"http://bench.example/{p['id']}"
+            head = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:{uuid.uuid4()}>\r\n"
+                    f"WARC-Date: 2024-05-18T01:58:10Z\r\nWARC-Target-URI: {url}\r\n"
+                    f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(block)}\r\n\r\n")
+            f.write(gzip.compress(head.encode() + block + b"\r\n\r\n", 6))
+
+
+def ingest_cost(pages: list[dict], repeat: int) -> dict[str, float]:
+    """Whole-reader cost per page: `read_web_file` over a WARC of the pages (gzip, WARC and HTTP framing,
+    charset, extraction, rows), with the hang guard and in-process; rounds alternate between the two."""
+    import tempfile
+
+    from curation.ingest.web.config import IngestConfig
+    from curation.ingest.web.documents import read_web_file
+    from curation.ingest.web.sandbox import Extractor
+
+    out: dict[str, list[float]] = {"guarded": [], "in-process": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        warc = Path(tmp) / "pages.warc.gz"
+        write_warc(pages, warc)
+        cfgs = {"guarded": IngestConfig(), "in-process": IngestConfig(extract_timeout_s=0)}
+        exs = {k: Extractor(c.extractor, c.extract_timeout_s, c.router_threshold) for k, c in cfgs.items()}
+        try:
+            for ex in exs.values():
+                list(ex.map([("<html><body><p>warm up</p></body></html>", None)]))
+            for _ in range(repeat):
+                for k, cfg in cfgs.items():
+                    ex = exs[k]
+                    pid = ex._proc.pid if ex._proc is not None else None
+                    c0, w0 = time.process_time(), proc_cpu(pid) if pid else 0.0
+                    rows = sum(b.num_rows for b in read_web_file(str(warc), cfg, extractor=ex))
+                    same = ex._proc is not None and ex._proc.pid == pid
+                    cpu = time.process_time() - c0 + ((proc_cpu(pid) - w0) if same and pid else 0.0)
+                    out[k].append(rows / max(cpu, 1e-9))
+        finally:
+            for ex in exs.values():
+                ex.close()
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
 # -- main -------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -262,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--router-budget", type=float, default=None, help="default: ingest.router_budget")
     ap.add_argument("--sweep", default="0,0.02,0.05,0.1,0.2,0.3,0.5,1",
                     help="router budgets for the does-routing-pay table ('' skips it)")
+    ap.add_argument("--no-ingest", action="store_true", help="skip the whole-reader (WARC to rows) cost table")
     a = ap.parse_args(argv)
 
     from curation.ingest.web.config import IngestConfig
@@ -331,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nSH = scrapinghub article-extraction-benchmark ({len(sh)} pages, token P/R/F1 vs articleBody, mean per page); "
           f"TE = trafilatura eval subset ({len(te)} pages, with/without snippet hits). pages/s on SH, one process "
           f"(CPU-s: user+system time of the extracting processes, robust to a shared CPU), median of {a.repeat} pass(es); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared machine).")
+    ingest = {}
+    if not a.no_ingest:
+        ingest = ingest_cost(sh, max(3, a.repeat))
+        print(f"\nWhole reader on SH as a WARC (`read_web_file`: gzip, WARC/HTTP framing, charset, extraction, rows; "
+              f"median of {max(3, a.repeat)} alternating rounds): default with the hang guard "
+              f"{ingest['guarded']:.1f} pages/CPU-s, in-process {ingest['in-process']:.1f} pages/CPU-s "
+              f"(ratio {ingest['guarded'] / ingest['in-process']:.3f}).")
     sweep = []
     if a.sweep:
         from curation.ingest.web.documents import WebReader
@@ -346,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {label} | {r['routed']:.0%} | {r['F1']:.3f} | {r['oracle_F1_same_budget']:.3f} | "
                   f"{r['pages_per_cpu_s']:.1f} |")
     if a.json:
-        a.json.write_text(json.dumps({"systems": results, "router_sweep": sweep}, indent=2))
+        a.json.write_text(json.dumps({"systems": results, "router_sweep": sweep, "ingest": ingest}, indent=2))
     return 0
 
 
