@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +128,23 @@ def test_identity_check_ignores_image_estimates_but_not_text_features():
     assert identity_diff(base, img) == 0.0
     assert identity_diff(base, txt) == pytest.approx(0.4)
     assert identity_diff(base[:32], base) == 0.0
+
+
+def test_benchmark_verdicts_follow_the_table():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import pdf_routing as bench
+
+    def row(car_, bleu_, f1, docs_per_s):
+        return {"car": car_, "bleu": bleu_, "word_f1": f1, "docs_per_cpu_s": docs_per_s}
+
+    rows = {"cheap-only (pdfium)": row(0.60, 0.60, 0.70, 100.0), "pypdf-only": row(0.59, 0.58, 0.69, 50.0),
+            "expensive-only (tesseract)": row(0.80, 0.70, 0.80, 1.0),
+            "router alpha=0.1": row(0.70, 0.705, 0.795, 11.0), "oracle alpha=0.1": row(0.72, 0.72, 0.81, 11.0),
+            "router alpha=0.2": row(0.81, 0.75, 0.85, 5.0), "oracle alpha=0.2": row(0.82, 0.76, 0.86, 5.0)}
+    v = bench.verdict(rows, {0.1: 0.5, 0.2: 1.0}, [0.1, 0.2])
+    assert v["beats_best_single_car"] == [0.2] and v["beats_best_single_bleu"] == [0.1, 0.2]
+    assert v["10x_within_1pt_bleu"] and v["10x_within_1pt_word_f1"] and not v["10x_within_1pt_car"]
+    assert any("oracle at that alpha -8.0 points" in line for line in v["lines"])
+    assert any("100% (met" in line for line in v["lines"])

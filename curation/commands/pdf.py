@@ -24,9 +24,12 @@ def _make_training_data(argv: list[str]) -> int:
     p.add_argument("--pages-per-pdf", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--include-heldout", action="store_true", help=f"also use the benchmark's PDFs ({', '.join(HELDOUT)})")
-    p.add_argument("--synth-texts", type=int, default=70,
+    p.add_argument("--synth-texts", type=int, default=177,
                    help="also typeset this many training-split texts of sample_data/jsonl/documents.jsonl "
-                        "(exact truth, synth.py), one degraded kind each (0: none)")
+                        "(exact truth, synth.py; 177 = all of them), one degraded kind each (0: none)")
+    p.add_argument("--synth-append-from", type=int, default=None, metavar="N",
+                   help="only measure typeset texts N.. and append them to --out (which already holds the rows of "
+                        "a run with --synth-texts N); nothing else is measured")
     p.add_argument("--synth-pages", type=int, default=2, help="max pages per typeset document")
     p.add_argument("--refeature", default=None, metavar="ROWS",
                    help="instead of measuring the real PDFs again, copy ROWS (same --pdf-dir/--pages-per-pdf/--seed) "
@@ -37,6 +40,11 @@ def _make_training_data(argv: list[str]) -> int:
     def log(m: str) -> None:
         print(m, file=sys.stderr)
 
+    if a.synth_append_from is not None:
+        n = build_synth_rows(a.out, a.synth_texts, a.synth_pages, a.seed, heldout=exclude, log=log,
+                             skip=a.synth_append_from)
+        print(f"appended {n} page rows to {a.out}")
+        return 0
     if a.refeature:
         n = refeature_rows(a.pdf_dir, a.refeature, a.out, a.pages_per_pdf, a.seed, exclude=exclude,
                            synth_texts=a.synth_texts, synth_pages=a.synth_pages, log=log)

@@ -228,12 +228,19 @@ def synth_documents(n_sources: int, max_pages: int, seed: int, heldout: tuple[st
         yield t.id, kind, data, truths
 
 
-def build_synth_rows(out_path: str | Path, n_sources: int = 70, max_pages: int = 2, seed: int = 0,
-                     heldout: tuple[str, ...] = HELDOUT, texts_path: str | Path | None = None, log=print) -> int:
-    """Append rows for typeset PDFs of training-split texts (synth.split_of), one variant kind per text."""
+def build_synth_rows(out_path: str | Path, n_sources: int = 177, max_pages: int = 2, seed: int = 0,
+                     heldout: tuple[str, ...] = HELDOUT, texts_path: str | Path | None = None, log=print,
+                     skip: int = 0) -> int:
+    """Append rows for typeset PDFs of training-split texts (synth.split_of), one variant kind per text.
+
+    `skip`: the first `skip` documents are generated but not measured (they are already in `out_path` from a
+    run with a smaller `n_sources`); the rest is then identical to a full run with `n_sources`."""
     n = 0
     with Path(out_path).open("a") as fh:
-        for text_id, kind, data, truths in synth_documents(n_sources, max_pages, seed, heldout, texts_path):
+        for i, (text_id, kind, data, truths) in enumerate(synth_documents(n_sources, max_pages, seed, heldout,
+                                                                          texts_path)):
+            if i < skip:
+                continue
             for r in measure(data, truths, synth_group(text_id), kind, origin="synth"):
                 fh.write(r.to_json() + "\n")
                 n += 1
