@@ -155,6 +155,7 @@ def ours(method: str, timeout_s: float, threshold: float, budget: float, routed:
 
     def run(pages: list[dict]) -> tuple[dict[str, str | None], float, float]:
         texts: dict[str, str | None] = {}
+        ex._credit = 0.0  # each pass routes from a fresh budget (else the F1 would depend on earlier passes)
         # As `ingest` hands them over: bytes and the declared charset (the worker detects and decodes).
         data = [(p["html"].encode("utf-8", "surrogatepass"), p["url"], "utf-8") for p in pages]
         pid = ex._proc.pid if ex._proc is not None else None  # None when extracting in-process
