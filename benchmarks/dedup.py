@@ -131,7 +131,7 @@ def run_ours(out: Path, args: argparse.Namespace) -> dict:
     sets = [f"input.paths=[{out / 'corpus'}]", f"output.dir={out / 'ours'}", f"spark.master={args.master}",
             f"spark.driver_memory={args.driver_memory}", f"spark.shuffle_partitions={args.partitions}",
             f"dedup.threshold={args.threshold}", f"dedup.num_perm={args.num_perm}", "output.write_rejected=false",
-            f"dedup.containment={'false' if args.no_containment else 'true'}", "spark.progress=false"]
+            f"dedup.containment={'false' if args.no_containment else 'true'}", "spark.progress=false", *args.set]
     cfg = load_config(None, sets)
     import shutil
 
@@ -310,6 +310,7 @@ def main() -> int:
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--ensemble-docs", type=int, default=20000)
     ap.add_argument("--skip-corpus", action="store_true", help="reuse OUT/corpus and OUT/labels.json")
+    ap.add_argument("--set", nargs="*", default=[], help="extra config overrides for our run (key=value)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
