@@ -19,7 +19,6 @@ benchmark when a stable hash of its id says so (about a third). Training and ben
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import random
 import re
@@ -28,7 +27,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.ingest.pdf.degrade import _pdf_string
+from curation.ingest.pdf.degrade import _pdf_string, serialize_pdf
 
 FONTS = ("Helvetica", "Times-Roman", "Courier")
 PAGE_SIZES = ((612.0, 792.0), (595.28, 841.89))  # US Letter, A4
@@ -197,19 +196,7 @@ def write_text_pdf(pages: list[list[tuple[float, str]]], layout: Layout, produce
         kids.append(len(objects))
     objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
     objects[1] = b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % k for k in kids) + b"] /Count %d >>" % len(kids)
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % i + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for off in offsets:
-        out.write(b"%010d 00000 n \n" % off)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-              % (len(objects) + 1, info, xref))
-    return out.getvalue()
+    return serialize_pdf(objects, 1, info)
 
 
 def random_layout(rng: random.Random) -> Layout:
