@@ -35,6 +35,23 @@ def faiss_gpus() -> int:
         return 0
 
 
+def single_threaded_blas() -> Any:
+    """faiss parallelises with its own OpenMP runtime and calls its bundled OpenBLAS (an OpenMP build)
+    inside. Once torch (another OpenMP runtime) has run in the same process (embeddings, then k-means
+    in-process), that livelocked in OpenBLAS's thread server (sched_yield in zgbmv_thread, 100 % CPU for
+    minutes on 2,000 x 384 rows; limiting the BLAS API alone did not help: this OpenBLAS takes its
+    threads from OpenMP). So when torch is loaded, faiss runs single-threaded; without torch (the Spark
+    driver fits k-means on collected embeddings) it keeps every core."""
+    import contextlib
+    import sys
+
+    if "torch" not in sys.modules:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def fit_spherical_kmeans(x: np.ndarray, k: int, niter: int = 20, seed: int = 1234,
                          gpu: bool | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Centroids (k, d), unit norm, fitted on normalised rows of `x`; k is clipped to the number of rows."""
@@ -53,7 +70,8 @@ def fit_spherical_kmeans(x: np.ndarray, k: int, niter: int = 20, seed: int = 123
         return c.astype(np.float32), {"k": 1, "n": n, "niter": 0, "gpu": False, "seconds": 0.0, "objective": None}
     km = faiss.Kmeans(d, k, niter=niter, seed=seed, spherical=True, gpu=use_gpu, verbose=False,
                       min_points_per_centroid=1, max_points_per_centroid=max(256, (n + k - 1) // k))
-    km.train(x)
+    with single_threaded_blas():
+        km.train(x)
     c = np.asarray(km.centroids, dtype=np.float32)
     c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
     obj = km.obj[-1] if len(km.obj) else None
@@ -65,7 +83,8 @@ def nearest_centroid(x: np.ndarray, centroids: np.ndarray, index: Any = None) ->
     """(cluster ids, cosine similarity to that centroid) for normalised rows of x."""
     if index is None:
         index = centroid_index(centroids)
-    sims, ids = index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
+    with single_threaded_blas():
+        sims, ids = index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
     return ids[:, 0].astype(np.int64), sims[:, 0].astype(np.float64)
 
 
