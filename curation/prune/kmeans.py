@@ -35,7 +35,7 @@ def faiss_gpus() -> int:
         return 0
 
 
-def single_threaded_blas() -> Any:
+def faiss_thread_guard() -> Any:
     """faiss parallelises with its own OpenMP runtime and calls its bundled OpenBLAS (an OpenMP build)
     inside. Once torch (another OpenMP runtime) has run in the same process (embeddings, then k-means
     in-process), that livelocked in OpenBLAS's thread server (sched_yield in zgbmv_thread, 100 % CPU for
@@ -70,7 +70,7 @@ def fit_spherical_kmeans(x: np.ndarray, k: int, niter: int = 20, seed: int = 123
         return c.astype(np.float32), {"k": 1, "n": n, "niter": 0, "gpu": False, "seconds": 0.0, "objective": None}
     km = faiss.Kmeans(d, k, niter=niter, seed=seed, spherical=True, gpu=use_gpu, verbose=False,
                       min_points_per_centroid=1, max_points_per_centroid=max(256, (n + k - 1) // k))
-    with single_threaded_blas():
+    with faiss_thread_guard():
         km.train(x)
     c = np.asarray(km.centroids, dtype=np.float32)
     c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
@@ -83,7 +83,7 @@ def nearest_centroid(x: np.ndarray, centroids: np.ndarray, index: Any = None) ->
     """(cluster ids, cosine similarity to that centroid) for normalised rows of x."""
     if index is None:
         index = centroid_index(centroids)
-    with single_threaded_blas():
+    with faiss_thread_guard():
         sims, ids = index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
     return ids[:, 0].astype(np.int64), sims[:, 0].astype(np.float64)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from curation.prune.embed import embedding_matrix
-from curation.prune.kmeans import CLUSTER_ID, PROTOTYPE_DISTANCE, single_threaded_blas
+from curation.prune.kmeans import CLUSTER_ID, PROTOTYPE_DISTANCE, faiss_thread_guard
 
 MAX_COS = "semdedup_max_cos"
 ROW = "_prune_row"
@@ -48,7 +48,7 @@ def max_earlier_similarity(x: np.ndarray, block_size: int = 2048) -> tuple[np.nd
         end = min(n, start + block_size)
         xb = x[start:end]
         if start > 0:
-            with single_threaded_blas():
+            with faiss_thread_guard():
                 sims, ids = index.search(xb, 1)
             best[start:end] = sims[:, 0]
             nearest[start:end] = ids[:, 0]
