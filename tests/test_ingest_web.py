@@ -199,6 +199,21 @@ def test_router_budget_bounds_reextraction() -> None:
     assert "sediment" in out[1].text and "Menu entry" not in out[1].text  # ... the router repaired it
 
 
+def test_fast_extractor_skips_page_furniture_but_never_the_whole_article() -> None:
+    body = ARTICLE[ARTICLE.index("<article>"):ARTICLE.index("</article>")]
+    furniture = ("<figure><img src='r.jpg'><div class='image-caption'>Photo: Jane Roe, Agency</div></figure>"
+                 "<div class='share-buttons'>Share this story on Facebook Twitter Email</div>"
+                 "<aside class='related-stories'><p>Another story about a completely different topic today.</p></aside>"
+                 "<div class='newsletter-signup'>Get our free newsletter delivered every single morning.</div>")
+    text = resiliparse_text(f"<html><body class='social-theme'>{body}{furniture}</article></body></html>")
+    assert "sediment" in text and text.count("Paragraph") == 12  # a matching <body> class is not a skip
+    for gone in ("Jane Roe", "Facebook", "different topic", "newsletter"):
+        assert gone not in text
+    # A wrapper around the whole article carrying such a class would skip everything: extracted without the list.
+    wrapped = f"<html><body><div class='social-article-wrapper'>{body}</article></div></body></html>"
+    assert resiliparse_text(wrapped).count("Paragraph") == 12
+
+
 def test_unsupported_file_damaged_first_member_and_crawler_truncation(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("just some notes, not an archive\n")
