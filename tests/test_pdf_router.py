@@ -17,7 +17,15 @@ from curation.ingest.pdf.preferences import (
     pairwise_accuracy,
     read_preferences,
 )
-from curation.ingest.pdf.router import BudgetRouter, GateThresholds, alpha_from_budget, validity_gate
+from curation.ingest.pdf.router import (
+    RANKINGS,
+    BudgetRouter,
+    Decision,
+    GateThresholds,
+    alpha_from_budget,
+    priority,
+    validity_gate,
+)
 
 NAMES = ["pdfium", "pypdf", "tesseract"]
 
@@ -164,6 +172,40 @@ def test_pages_without_text_layer_outrank_garbled_ones():
     router = BudgetRouter(cheap=["pdfium"], expensive="tesseract", alpha=0.25)
     d = router.route(pred, NAMES, ["cid_garbage", "no_text_layer", None, None])
     assert [x.parser for x in d] == ["pdfium", "tesseract", "pdfium", "pdfium"]
+
+
+def test_improvement_ranking_orders_every_proposal_by_expected_gain():
+    """The alternative rule (PAPERS.md 1a step 5 as written): a garbled layer with a larger predicted gain beats a
+    page without a text layer; the gate still zeroes the cheap parsers' prediction, so the no-text page ranks by
+    its predicted OCR accuracy."""
+    pred = np.array([[0.0, 0.0, 0.99], [0.0, 0.0, 0.5], [0.9, 0.9, 0.95], [0.9, 0.9, 0.2]])
+    gates = ["cid_garbage", "no_text_layer", None, None]
+    router = BudgetRouter(cheap=["pdfium"], expensive="tesseract", alpha=0.25, ranking="improvement")
+    assert [x.parser for x in router.route(pred, NAMES, gates)] == ["tesseract", "pdfium", "pdfium", "pdfium"]
+    router = BudgetRouter(cheap=["pdfium"], expensive="tesseract", alpha=0.5, ranking="improvement")
+    d = router.route(np.array([[0.0, 0.0, 0.3], [0.2, 0.2, 0.9], [0.9, 0.9, 0.95], [0.9, 0.9, 0.2]]), NAMES,
+                     ["no_text_layer", None, None, None])
+    assert [x.parser for x in d] == ["tesseract", "tesseract", "pdfium", "pdfium"]  # gains 0.3, 0.7, 0.05
+    assert d[1].improvement == pytest.approx(0.7) and d[0].improvement == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="unknown ranking"):
+        priority(Decision("pdfium", {}, None, True, 0.1), "largest")
+
+
+@pytest.mark.parametrize("ranking", RANKINGS)
+@pytest.mark.parametrize("alpha", [0.0, 0.05, 0.15, 1.0])
+def test_budget_invariant_with_gates_under_both_rankings(ranking, alpha):
+    rng = np.random.default_rng(int(alpha * 100))
+    gate_choices = [None, None, None, "no_text_layer", "cid_garbage", "little_text_on_image"]
+    for k in (1, 7, 256):
+        router = BudgetRouter(cheap=["pdfium", "pypdf"], expensive="tesseract", alpha=alpha, ranking=ranking)
+        gates = [gate_choices[i] for i in rng.integers(0, len(gate_choices), k)]
+        d = router.route(rng.random((k, 3)), NAMES, gates)
+        n_exp = sum(x.parser == "tesseract" for x in d)
+        assert n_exp == min(math.floor(alpha * k), sum(x.proposed_expensive for x in d))
+        chosen = [priority(x, ranking) for x in d if x.parser == "tesseract"]
+        rest = [priority(x, ranking) for x in d if x.proposed_expensive and x.parser != "tesseract"]
+        if chosen and rest:
+            assert min(chosen) >= max(rest)
 
 
 def test_global_budget_over_many_small_documents():

@@ -7,8 +7,13 @@ Per unit (a page in page mode, a document in document mode):
 3. provisional choice = the best parser by prediction; the expensive parser is *proposed* where it beats the
    best cheap one by more than `min_gain`;
 4. budget: of the units seen so far at most floor(alpha * units) go to the expensive parser; when more are
-   proposed, pages without any text layer go first, then other gate-flagged ones, then the largest expected
-   improvement (y_expensive - y_best_cheap).
+   proposed, the ranking rule orders them: "tiered" (the default) puts pages without any text layer first, then
+   other gate-flagged ones, then the largest expected improvement (y_expensive - y_best_cheap); "improvement"
+   (PAPERS.md 1a step 5 as written) ranks every proposal by expected improvement alone, with the cheap parsers'
+   predicted accuracy forced to 0 where the gate flagged the text layer (so no-text pages rank by predicted OCR
+   accuracy). "tiered" ships. Under "improvement", garbled layers took the budget from scans whose OCR accuracy the
+   predictor under-rates: the image-only target (>= 95 % of them OCRed at alpha 0.2) failed, and accuracy was not
+   better overall (notes/issue-4.md, session 3).
 On Spark the cap is global (frames.py: the floor(alpha * all units) proposals of highest priority over the
 whole input, an ordered limit over the small table of proposals), because per-partition caps round small
 partitions down to zero: a 2-page scan alone in its task would get floor(0.2 * 2) = 0 OCR pages.
@@ -63,6 +68,7 @@ def alpha_from_budget(budget_s_per_unit: float, cheap_s: float, expensive_s: flo
 
 
 NO_TEXT_GATES = ("no_text_layer", "little_text_on_image")
+RANKINGS = ("tiered", "improvement")
 
 
 def _gate_priority(gate: str | None) -> int:
@@ -93,6 +99,7 @@ class BudgetRouter:
     alpha: float
     min_gain: float = 0.0
     primary: str = "pdfium"
+    ranking: str = "tiered"
     seen: int = 0
     spent: int = 0
     proposals: int = 0
@@ -130,7 +137,7 @@ class BudgetRouter:
         decisions = self.propose(predicted, names, gates)
         proposed_idx = [i for i, d in enumerate(decisions) if d.proposed_expensive]
         budget = self.allowance(k)
-        ranked = sorted(proposed_idx, key=lambda i: (-priority(decisions[i]), i))
+        ranked = sorted(proposed_idx, key=lambda i: (-priority(decisions[i], self.ranking), i))
         for i in ranked[:budget]:
             decisions[i].parser = self.expensive
         self.seen += k
@@ -142,8 +149,16 @@ class BudgetRouter:
         return decisions
 
 
-def priority(d: Decision) -> float:
-    """One number that orders proposals for the budget (gate class first, then expected improvement in [-1, 1])."""
+def priority(d: Decision, ranking: str = "tiered") -> float:
+    """One number that orders proposals for the budget.
+
+    "tiered": gate class first (no text layer, then other gate verdicts), then expected improvement in [-1, 1];
+    "improvement": expected improvement alone (a gated page's cheap accuracy is already 0 in `d.improvement`).
+    """
+    if ranking == "improvement":
+        return d.improvement
+    if ranking != "tiered":
+        raise ValueError(f"unknown ranking {ranking!r} (one of {', '.join(RANKINGS)})")
     return 10.0 * _gate_priority(d.gate) + d.improvement
 
 
