@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/pdf_routing.py                 # 20 real + 20 typeset documents x <= 3 pages
     .venv/bin/python benchmarks/pdf_routing.py --docs 200 --synth-docs 200 --pages-per-doc 6 --out runs/pdf_bench.json
+    .venv/bin/python benchmarks/pdf_routing.py --cache C.json --compare-rankings   # both budget ranking rules + oracle
+    .venv/bin/python benchmarks/pdf_routing.py --cache C.json --damage-sweep       # the 10x target vs share of damaged pages
 
 Part "real": documents cut from the real PDFs in trainset.HELDOUT (never used to train the shipped router).
 Reference = the pdftotext output of the original pages: one extractor's reading order, not the truth (on
@@ -20,6 +22,9 @@ Accuracy per document: CAR, BLEU, word F1 against the part's reference; each par
 own, then both together (one budget over the union; its accuracy mixes the two references).
 Throughput: documents per CPU-second of parsing (one core), and CPU-seconds per page. The cheap pass's cost
 (PDFium text + structure + features, including the image-quality render of image pages) is charged to every page.
+--damage-sweep re-weights the measured pages instead (damage_sweep): sets with 0-40 % damaged pages, the rest
+born-digital, at a 1/10-of-expensive-only budget, router and oracle minus expensive-only. It shows up to what share
+of damaged pages the "10x throughput at <= 1 point" target can hold at all (the oracle) and for this router.
 """
 
 from __future__ import annotations
@@ -43,7 +48,15 @@ from curation.ingest.pdf.degrade import make_variant, mixed_pdf  # noqa: E402
 from curation.ingest.pdf.features import FEATURES, PageStructure, TextStats, text_stats  # noqa: E402
 from curation.ingest.pdf.metrics import bleu, car, word_f1  # noqa: E402
 from curation.ingest.pdf.predictor import load_model, r2  # noqa: E402
-from curation.ingest.pdf.router import BudgetRouter, GateThresholds, alpha_from_budget, validity_gate  # noqa: E402
+from curation.ingest.pdf.router import (  # noqa: E402
+    RANKINGS,
+    BudgetRouter,
+    GateThresholds,
+    alpha_from_budget,
+    budget_units,
+    priority,
+    validity_gate,
+)
 from curation.ingest.pdf.synth import load_texts, split_of  # noqa: E402
 from curation.ingest.pdf.trainset import HELDOUT, identity_diff, measure, source_pdfs, synth_variant  # noqa: E402
 
@@ -143,7 +156,7 @@ def _stats_struct(r) -> tuple[TextStats, PageStructure]:
     return text_stats(r.texts["pdfium"]), r.structure
 
 
-def route(docs: list[Doc], alpha: float, model) -> dict[tuple[int, int], str]:
+def route(docs: list[Doc], alpha: float, model, ranking: str = "tiered") -> dict[tuple[int, int], str]:
     th = GateThresholds()
     units = [(di, r) for di, d in enumerate(docs) for r in d.pages]
     X = np.array([r.features for _, r in units])
@@ -151,7 +164,7 @@ def route(docs: list[Doc], alpha: float, model) -> dict[tuple[int, int], str]:
     names = list(PARSERS)
     pred = np.column_stack([raw[:, model.parsers.index(n)] for n in names])
     gates = [validity_gate(*_stats_struct(r), th) for _, r in units]
-    router = BudgetRouter(cheap=["pdfium", "pypdf"], expensive="tesseract", alpha=alpha)
+    router = BudgetRouter(cheap=["pdfium", "pypdf"], expensive="tesseract", alpha=alpha, ranking=ranking)
     decisions = router.route(pred, names, gates)
     return {(di, r.page): d.parser for (di, r), d in zip(units, decisions, strict=True)}
 
@@ -258,7 +271,7 @@ SINGLES = ("cheap-only (pdfium)", "pypdf-only", "expensive-only (tesseract)")
 METRICS = (("car", "CAR"), ("bleu", "BLEU"), ("word_f1", "word F1"))
 
 
-def report(docs: list[Doc], label: str, reference: str, model, alphas: list[float]) -> dict:
+def report(docs: list[Doc], label: str, reference: str, model, alphas: list[float], ranking: str = "tiered") -> dict:
     """Every strategy on one set (one budget over the whole set), the table, and the verdict per target."""
     n_pages = sum(len(d.pages) for d in docs)
     kinds = {k: sum(1 for d in docs if d.kind == k) for k in sorted({d.kind for d in docs})}
@@ -267,7 +280,7 @@ def report(docs: list[Doc], label: str, reference: str, model, alphas: list[floa
     image_reach = {}
     img = [(di, r.page) for di, d in enumerate(docs) if d.kind == "image" for r in d.pages]
     for alpha in alphas:
-        ch = route(docs, alpha, model)
+        ch = route(docs, alpha, model, ranking)
         rows[f"router alpha={alpha:g}"] = evaluate(docs, ch)
         rows[f"oracle alpha={alpha:g}"] = evaluate(docs, oracle(docs, alpha))
         image_reach[alpha] = sum(ch[u] == "tesseract" for u in img) / len(img) if img else float("nan")
@@ -278,7 +291,7 @@ def report(docs: list[Doc], label: str, reference: str, model, alphas: list[floa
                           strict=True))
     per_kind = {}
     main_alpha = 0.2 if 0.2 in image_reach else alphas[0]
-    ch = route(docs, main_alpha, model)
+    ch = route(docs, main_alpha, model, ranking)
     for k in kinds:
         sub = [i for i, d in enumerate(docs) if d.kind == k]
         sel = [docs[i] for i in sub]
@@ -304,6 +317,224 @@ def report(docs: list[Doc], label: str, reference: str, model, alphas: list[floa
         print(f"- {line}")
     return {"label": label, "reference": reference, "rows": rows, "image_reach": image_reach, "kinds": kinds,
             "pages": n_pages, "heldout_r2": heldout_r2, "per_kind": per_kind, "verdicts": verdicts}
+
+
+def compare_rankings(docs: list[Doc], label: str, model, alphas: list[float]) -> dict:
+    """The two budget ranking rules of router.py side by side on the same measured pages, with the oracle.
+
+    Per alpha: accuracy of the router under each rule and of the oracle (CAR / BLEU / word F1), throughput against
+    expensive-only, and the share of image-only pages that reach OCR (the issue's third target at alpha 0.2).
+    """
+    exp = single(docs, "tesseract")
+    img = [(di, r.page) for di, d in enumerate(docs) if d.kind == "image" for r in d.pages]
+    out: dict = {"expensive-only": exp, "alphas": {}}
+    print(f"\n### Ranking rules, {label} ({len(docs)} documents, {sum(len(d.pages) for d in docs)} pages)\n")
+    print(f"expensive-only: CAR {exp['car']:.3f}, BLEU {exp['bleu']:.3f}, word F1 {exp['word_f1']:.3f}\n")
+    print("| alpha | rule | CAR | BLEU | word F1 | x expensive-only | image-only pages to OCR |")
+    print("|---|---|---|---|---|---|---|")
+    for alpha in alphas:
+        res = {}
+        for rule in RANKINGS:
+            ch = route(docs, alpha, model, rule)
+            res[rule] = evaluate(docs, ch) | {
+                "image_reach": sum(ch[u] == "tesseract" for u in img) / len(img) if img else float("nan")}
+        res["oracle"] = evaluate(docs, oracle(docs, alpha)) | {"image_reach": float("nan")}
+        for rule, r in res.items():
+            reach = "-" if rule == "oracle" else f"{r['image_reach']:.0%}"
+            print(f"| {alpha:g} | {rule} | {r['car']:.3f} | {r['bleu']:.3f} | {r['word_f1']:.3f} | "
+                  f"{r['docs_per_cpu_s'] / exp['docs_per_cpu_s']:.1f}x | {reach} |")
+        out["alphas"][alpha] = res
+    return out
+
+
+DAMAGE_SHARES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+SCAN_AREA = 0.5  # a mixed document's scanned page is one full-page image (degrade.mixed_pdf); its digital pages have none
+
+
+def page_class(d: Doc, r) -> str:
+    """"digital" for a born-digital page, else the kind of damage of this page (image, garbled, ocr_layer, or
+    mixed_scan for a scanned page of a mixed document: there the page structure tells scanned from digital)."""
+    if d.kind == "mixed":
+        return "mixed_scan" if r.structure.image_area_frac >= SCAN_AREA else "digital"
+    return d.kind
+
+
+def _prefix_within(order: list[int], extra: np.ndarray, room: float) -> list[int]:
+    """The longest prefix of `order` whose extra costs fit in `room` (a budget in CPU-seconds spent in rank order)."""
+    spent, out = 0.0, []
+    for i in order:
+        if spent + extra[i] > room + 1e-12:
+            break
+        spent += extra[i]
+        out.append(i)
+    return out
+
+
+def _knapsack_bound(gain: np.ndarray, cost: np.ndarray, room: float) -> float:
+    """Upper bound of the summed gain of any page subset whose costs fit in `room`: the fractional knapsack
+    (pages by gain per second, the first one that does not fit taken in part)."""
+    total = 0.0
+    if room <= 0:
+        return 0.0
+    for i in sorted((i for i in range(len(gain)) if gain[i] > 0), key=lambda i: -gain[i] / max(cost[i], 1e-9)):
+        if cost[i] <= room:
+            total += gain[i]
+            room -= cost[i]
+        else:
+            return total + gain[i] * room / cost[i]
+    return total
+
+
+def sweep_draw(pred: np.ndarray, gates: list[str | None], score: dict[str, np.ndarray], sec: np.ndarray,
+               alpha: float, budget_fraction: float, ranking: str) -> dict[str, dict[str, float]]:
+    """One resampled set of single-page documents: router and oracle against expensive-only, under two budgets.
+
+    "alpha": floor(alpha * pages) pages may go to OCR (what the router does with alpha from the model's costs);
+    "seconds": OCR pages are taken in rank order while the measured CPU-seconds stay within budget_fraction of
+    expensive-only's (the 10x throughput of the issue's target, exactly, on this set). Columns of `pred`, `score[m]`
+    and `sec`: PARSERS. Returns {budget: {"router_<m>"/"oracle_<m>": accuracy - expensive-only in points,
+    "x_router": throughput / expensive-only's}}.
+    """
+    names = list(PARSERS)
+    e = names.index("tesseract")
+    n = len(gates)
+    rows = np.arange(n)
+    decisions = BudgetRouter(cheap=["pdfium", "pypdf"], expensive="tesseract", alpha=alpha,
+                             ranking=ranking).propose(pred, names, gates)
+    cheap_choice = np.array([names.index(d.parser) for d in decisions])
+    order = sorted((i for i, d in enumerate(decisions) if d.proposed_expensive),
+                   key=lambda i: (-priority(decisions[i], ranking), i))
+    exp_s = float(sec[:, e].sum())
+
+    def cost_of(choice: np.ndarray) -> float:  # cheap pass on every page + the other parser where one was chosen
+        return float(sec[:, 0].sum() + sec[rows, choice][choice != 0].sum())
+
+    def extra(choice: np.ndarray) -> np.ndarray:  # added CPU-seconds of moving each page to OCR
+        return sec[:, e] - np.where(choice != 0, sec[rows, choice], 0.0)
+
+    out: dict[str, dict[str, float]] = {}
+    for budget in ("alpha", "seconds"):
+        res: dict[str, float] = {}
+        if budget == "alpha":
+            sel = order[:budget_units(alpha, n)]
+        else:
+            sel = _prefix_within(order, extra(cheap_choice), budget_fraction * exp_s - cost_of(cheap_choice))
+        choice = cheap_choice.copy()
+        choice[sel] = e
+        res["x_router"] = exp_s / cost_of(choice)
+        for m, _ in METRICS:
+            sc = score[m]
+            exp_acc = sc[:, e].mean()
+            res[f"router_{m}"] = 100 * (sc[rows, choice].mean() - exp_acc)
+            best = sc[:, :e].argmax(axis=1)
+            gain = sc[:, e] - sc[rows, best]
+            if budget == "alpha":  # unit costs: the k largest gains are the optimum
+                o_order = [int(i) for i in np.argsort(-gain, kind="stable") if gain[i] > 0]
+                total = sc[rows, best].sum() + gain[o_order[:budget_units(alpha, n)]].sum()
+            else:  # fractional knapsack (gain per added second, the last page in part): an upper bound
+                total = sc[rows, best].sum() + _knapsack_bound(gain, extra(best),
+                                                               budget_fraction * exp_s - cost_of(best))
+            res[f"oracle_{m}"] = 100 * (total / n - exp_acc)
+        out[budget] = res
+    return out
+
+
+def damage_sweep(docs: list[Doc], label: str, model, alpha: float, budget_fraction: float, shares: list[float],
+                 n_pages: int, draws: int, seed: int, ranking: str = "tiered") -> dict:
+    """Up to what share of damaged pages can a 10x budget stay within 1 point of expensive-only?
+
+    The measured pages of `docs` are split into born-digital pages and damaged ones (every page that is not
+    born-digital: image-only, garbled layer, scan with an OCR layer, scanned page of a mixed document). For each
+    share s, `draws` sets of `n_pages` single-page documents are drawn with replacement: round(s * n_pages) from the
+    damaged pool (uniformly, so its kinds keep the proportions of the measured set), the rest born-digital. On each
+    set, from the cached per-page outputs, scores and CPU-seconds: expensive-only, the router (the model, `ranking`
+    rule) and a per-metric oracle that knows every page's measured score in that metric. Two budgets (sweep_draw):
+    alpha from the model's costs (the oracle takes the floor(alpha * pages) largest positive gains: the optimum under
+    that page count), and exactly 1/10 of expensive-only's measured CPU-seconds (the oracle is the fractional
+    knapsack by gain per second: an upper bound of any page selection within those seconds). So the oracle columns
+    bound what any router choosing between these parsers page by page could reach.
+    Units are single pages, so accuracy is a mean over pages (the full report averages documents of <= 3 pages).
+    """
+    units = [(d, r) for d in docs for r in d.pages]
+    classes = [page_class(d, r) for d, r in units]
+    good = [i for i, c in enumerate(classes) if c == "digital"]
+    bad = [i for i, c in enumerate(classes) if c != "digital"]
+    default_share = round(len(bad) / len(units), 4)
+    names = list(PARSERS)
+    X = np.array([r.features for _, r in units])
+    raw = model.predict(model.align(X, FEATURES))
+    pred = np.column_stack([raw[:, model.parsers.index(n)] for n in names])
+    th = GateThresholds()
+    gates = [validity_gate(*_stats_struct(r), th) for _, r in units]
+    score = {m: np.array([[r.scores[p][m] for p in names] for _, r in units]) for m, _ in METRICS}
+    sec = np.array([[r.seconds[p] for p in names] for _, r in units])
+    rng = random.Random(f"damage:{seed}")
+    grid = sorted({*shares, default_share})
+    pool_kinds = {k: classes.count(k) for k in sorted(set(classes))}
+    out: dict = {"label": label, "alpha": alpha, "budget_fraction": budget_fraction, "pages_per_draw": n_pages,
+                 "draws": draws, "ranking": ranking, "default_share": default_share, "pool": pool_kinds, "shares": {}}
+    for share in grid:
+        n_bad = round(share * n_pages)
+        if (n_bad and not bad) or (n_pages - n_bad and not good):
+            continue
+        acc: dict[str, dict[str, list[float]]] = {"alpha": {}, "seconds": {}}
+        for _ in range(draws):
+            idx = [rng.choice(bad) for _ in range(n_bad)] + [rng.choice(good) for _ in range(n_pages - n_bad)]
+            got = sweep_draw(pred[idx], [gates[i] for i in idx], {m: v[idx] for m, v in score.items()}, sec[idx],
+                             alpha, budget_fraction, ranking)
+            for budget, res in got.items():
+                for k, v in res.items():
+                    acc[budget].setdefault(k, []).append(v)
+        out["shares"][share] = {b: {k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v))}
+                                    for k, v in acc[b].items()} for b in acc}
+    out["holds_up_to"] = {}
+    for budget in ("alpha", "seconds"):
+        holds = {}
+        for who in ("router", "oracle"):
+            for m, _ in METRICS:
+                upto = None
+                for s in sorted(out["shares"]):  # the largest share up to which every share holds
+                    if out["shares"][s][budget][f"{who}_{m}"]["mean"] < -1.0:
+                        break
+                    upto = s
+                holds[f"{who}_{m}"] = upto
+        out["holds_up_to"][budget] = holds
+
+    print(f"\n### Damaged-page share sweep, {label}: ranking {ranking}, {draws} draws of {n_pages} single-page documents "
+          f"per share\n")
+    print(f"pool of measured pages: {pool_kinds}. The default mix, on which the full report judges the issue's "
+          f"targets ({a_default_mix()}), gave {default_share:.1%} damaged pages in this set: the row marked 'default'")
+    titles = {"alpha": f"budget alpha {alpha:g} (from {budget_fraction:g} x expensive-only's cost with the model's "
+                       "stored per-page costs: what the router does)",
+              "seconds": f"budget {budget_fraction:g} x expensive-only's measured CPU-seconds on each draw (router: OCR "
+                         "pages in rank order while they fit; oracle: fractional-knapsack upper bound; exactly the "
+                         "throughput target)"}
+    for budget, title in titles.items():
+        print(f"\n{title}; accuracy minus expensive-only in points, mean over draws (min..max), and the router's "
+              "measured throughput:\n")
+        print("| damaged pages | router CAR | oracle CAR | router BLEU | oracle BLEU | router word F1 | oracle word F1 "
+              "| router x expensive-only |")
+        print("|---|---|---|---|---|---|---|---|")
+        for share, v in out["shares"].items():
+            v = v[budget]
+            tag = f"{share:.1%} (default)" if share == default_share else f"{share:.0%}"
+            cells = [f"{v[f'{w}_{m}']['mean']:+.1f} ({v[f'{w}_{m}']['min']:+.1f}..{v[f'{w}_{m}']['max']:+.1f})"
+                     for m, _ in METRICS for w in ("router", "oracle")]
+            print(f"| {tag} | " + " | ".join(cells) + f" | {v['x_router']['mean']:.1f}x |")
+        print()
+        holds = out["holds_up_to"][budget]
+        for m, name in METRICS:
+            r, o = holds[f"router_{m}"], holds[f"oracle_{m}"]
+            print(f"- {name}: within 1 point of expensive-only up to "
+                  f"{'no share' if r is None else f'{r:.0%}'} damaged pages for the router, "
+                  f"{'no share' if o is None else f'{o:.0%}'} for the oracle (means over draws; default mix "
+                  f"{default_share:.0%})")
+    return out
+
+
+def a_default_mix() -> str:
+    """The benchmark's default kinds of documents, in words (kind_list with --image-share 0.1 and MIX)."""
+    return "10% image-only documents, the rest " + ", ".join(f"{w:.0%} {k}" for k, w in MIX)
 
 
 def verdict(rows: dict, image_reach: dict, alphas: list[float]) -> dict:
@@ -356,6 +587,19 @@ def main(argv: list[str] | None = None) -> int:
                          "in the model, not the benchmark's); 0.1 = the issue's 10x target; 0: off")
     ap.add_argument("--refeature", action="store_true", help="recompute features and the cheap pass's CPU-seconds of "
                     "cached documents (after a change of the cheap pass)")
+    ap.add_argument("--ranking", choices=RANKINGS, default="tiered",
+                    help="budget ranking rule of the router (router.priority): tiered = pages without a text layer "
+                         "first, then other gate verdicts, then expected improvement; improvement = expected "
+                         "improvement alone")
+    ap.add_argument("--compare-rankings", action="store_true",
+                    help="instead of the full report, print both ranking rules and the oracle per part and alpha")
+    ap.add_argument("--damage-sweep", action="store_true",
+                    help="instead of the full report, resample the measured pages to vary the share of damaged pages "
+                         "(--damage-shares) and report router and oracle accuracy minus expensive-only at the alpha "
+                         "of the --budget-fraction budget, per part")
+    ap.add_argument("--damage-shares", default=",".join(f"{x:g}" for x in DAMAGE_SHARES))
+    ap.add_argument("--sweep-pages", type=int, default=1000, help="single-page documents per resampled set")
+    ap.add_argument("--sweep-draws", type=int, default=20, help="resampled sets per damaged share")
     ap.add_argument("--model", default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="write all figures as JSON here")
@@ -383,17 +627,44 @@ def main(argv: list[str] | None = None) -> int:
                 save_cache(a.cache, a, docs, part)
         parts[part] = docs
     print(f"\nPDF routing benchmark; held-out real PDFs {', '.join(HELDOUT)}; model {a.model or 'shipped'}; "
+          f"ranking {a.ranking}; "
           f"wall {time.time() - t0:.0f} s (shared machine: timings are noisy)")
     refs = {"real": "pdftotext output of the original real PDF pages (one extractor's reading order, not the truth)",
             "synth": "the exact text typeset into each page (synth.py; single column, unambiguous order)"}
     results = {}
+    if a.damage_sweep:
+        if a.budget_fraction <= 0:
+            raise SystemExit("--damage-sweep needs a --budget-fraction (the budget whose alpha it evaluates)")
+        shares = [float(x) for x in a.damage_shares.split(",")]
+        sets = dict(parts)
+        if len(parts) == 2:
+            sets["all"] = parts["real"] + parts["synth"]
+        for part, docs in sets.items():
+            results[part] = damage_sweep(docs, f"part {part}", model, budget_alpha, a.budget_fraction, shares,
+                                         a.sweep_pages, a.sweep_draws, a.seed, a.ranking)
+        if a.out:
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.out).write_text(json.dumps(results, indent=1))
+        return 0
+    if a.compare_rankings:
+        for part, docs in parts.items():
+            results[part] = compare_rankings(docs, f"part {part}", model, alphas)
+        if len(parts) == 2:
+            results["all"] = compare_rankings(parts["real"] + parts["synth"], "both parts (one budget)", model, alphas)
+        if a.out:
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.out).write_text(json.dumps(results, indent=1, default=str))
+        return 0
     if "real" in parts:
-        results["real"] = report(parts["real"], "Part real (held-out real PDFs)", refs["real"], model, alphas)
+        results["real"] = report(parts["real"], "Part real (held-out real PDFs)", refs["real"], model, alphas,
+                                 a.ranking)
     if "synth" in parts:
-        results["synth"] = report(parts["synth"], "Part synth (typeset from held-out texts)", refs["synth"], model, alphas)
+        results["synth"] = report(parts["synth"], "Part synth (typeset from held-out texts)", refs["synth"], model,
+                                  alphas, a.ranking)
     if len(parts) == 2:
         results["all"] = report(parts["real"] + parts["synth"], "Both parts together (one budget over the union)",
-                                "per document its part's reference (real: pdftotext, synth: exact)", model, alphas)
+                                "per document its part's reference (real: pdftotext, synth: exact)", model, alphas,
+                                a.ranking)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(results, indent=1))
