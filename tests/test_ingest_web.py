@@ -116,6 +116,17 @@ def test_http_chunked_and_gzip() -> None:
     assert resp.body == b"<html>x</html>" and resp.status == 200 and resp.charset == "utf-8"
 
 
+def test_http_brotli_bounded_and_damaged() -> None:
+    brotli = pytest.importorskip("brotli")
+    page = b"<html><body>" + b"<p>brotli encoded words</p>" * 4000 + b"</body></html>"
+    body = brotli.compress(page)
+    assert parse_response(http(body, extra="Content-Encoding: br\r\n"), 1 << 20).body == page
+    small = parse_response(http(body, extra="Content-Encoding: br\r\n"), 1000)  # a bomb stops at the limit
+    assert small.problem == "too_large" and len(small.body) == 1000
+    for bad in (body[: len(body) // 2], b"not brotli at all"):
+        assert parse_response(http(bad, extra="Content-Encoding: br\r\n"), 1 << 20).problem == "bad_content_encoding"
+
+
 def test_blocklist_domains_and_regex(tmp_path: Path) -> None:
     f = tmp_path / "block.txt"
     f.write_text("# comment\nbad.org\n")

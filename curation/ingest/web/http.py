@@ -84,8 +84,14 @@ def decompress(body: bytes, encoding: str, limit: int) -> tuple[bytes, str | Non
         except ImportError:
             return body, "unsupported_content_encoding"
         try:
-            return brotli.decompress(body), None
-        except Exception:
+            d = brotli.Decompressor()
+            out = d.process(body, output_buffer_limit=limit)  # bounded like gzip: a small body can inflate hugely
+            if len(out) >= limit and not d.is_finished():
+                return out[:limit], "too_large"
+            if not d.is_finished():
+                return body, "bad_content_encoding"  # cut off: brotli has no partial-output recovery here
+            return out, None
+        except brotli.error:
             return body, "bad_content_encoding"
     return body, "unsupported_content_encoding"
 

@@ -19,6 +19,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+try:  # Intel ISA-L inflate: the zlib API at 2-3x zlib's speed (0.17 vs 0.41 ms for a 170 kB page)
+    from isal import isal_zlib as _inflate
+
+    INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)
+except ImportError:  # optional (the `web` extra installs it): plain zlib reads the same bytes
+    _inflate = zlib  # type: ignore[no-redef]
+    INFLATE_ERRORS = (zlib.error,)
+
 GZIP_MAGIC = b"\x1f\x8b\x08"
 CHUNK = 1 << 16
 MAX_HEADER_BYTES = 1 << 16
@@ -298,7 +306,7 @@ class _Member:
         self.raw = raw
         self.offset = offset
         self.end: int | None = None  # raw offset just after the member, once its end is seen
-        self.d = zlib.decompressobj(31)
+        self.d = _inflate.decompressobj(31)
         self.consumed = 0
         self.pending = b""
         raw.seek(offset)
@@ -363,7 +371,7 @@ def iter_records(raw: BinaryIO, max_record_bytes: int = 50_000_000) -> Iterator[
             for item in parse_stream(buf, lambda p, s=start: str(s) if p == 0 else f"{s}+{p}", max_record_bytes):
                 produced += 1
                 yield item
-        except (zlib.error, EOFError, OSError) as e:
+        except (*INFLATE_ERRORS, EOFError, OSError) as e:
             ids = [buf.open_record] if buf.open_record else []
             ids += [m.group(1).decode("latin-1") for m in _RECORD_ID.finditer(buf.pending()[:MAX_HEADER_BYTES])]
             nxt = _find_magic(raw, start + 1)
