@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from curation.commands import pdf as cmd
 from curation.ingest.pdf.predictor import DEFAULT_MODEL, RouterModel
 from curation.ingest.pdf.preferences import Preference, append_preference
@@ -21,6 +23,19 @@ def test_train_router_writes_a_model(tmp_path, capsys):
     m = RouterModel.from_dict(json.loads(out.read_text()))
     assert m.parsers == ["pdfium", "pypdf", "tesseract"] and m.costs["tesseract"] > m.costs["pdfium"]
     assert cmd.main(["train-router", "--data", str(tmp_path / "none.jsonl"), "--out", str(out)]) == 2
+    assert m.expensive_cost and m.predict_seconds(np.zeros((2, len(m.features)))).shape == (2,)
+
+
+def test_train_router_cost_only_keeps_the_accuracy_head(tmp_path, capsys):
+    d = json.loads(DEFAULT_MODEL.read_text())
+    d.pop("expensive_cost", None)
+    out = tmp_path / "m.json"
+    out.write_text(json.dumps(d))
+    assert cmd.main(["train-router", "--cost-only", "--out", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert {k: v for k, v in got.items() if k != "expensive_cost"} == d
+    assert got["expensive_cost"]["training"]["pages"] >= 100
+    assert cmd.main(["train-router", "--cost-only", "--out", str(tmp_path / "missing.json")]) == 2
 
 
 def test_align_from_ui_preferences(tmp_path, sample_dir, capsys):

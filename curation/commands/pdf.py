@@ -67,10 +67,27 @@ def _train(argv: list[str]) -> int:
     p.add_argument("--epochs", type=int, default=1500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-cv", action="store_true", help="skip leave-PDFs-out cross-validation")
+    p.add_argument("--cost-only", action="store_true",
+                   help="fit only the expensive parser's per-page cost model (from the rows' measured seconds) and "
+                        "store it in the existing model file --out; the accuracy predictor is left as it is")
     a = p.parse_args(argv)
     if not Path(a.data).exists():
         print(f"error: training data not found: {a.data} (make it with `curation pdf make-training-data`)", file=sys.stderr)
         return 2
+    if a.cost_only:
+        from curation.ingest.pdf.train import attach_cost_model
+
+        if not Path(a.out).exists():
+            print(f"error: model file not found: {a.out} (--cost-only adds to an existing model)", file=sys.stderr)
+            return 2
+        try:
+            report = attach_cost_model(a.out, a.data)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(json.dumps({"expensive_cost": report}, indent=1))
+        print(f"cost model written to {a.out}")
+        return 0
     _, report = train_router(a.data, a.out, hidden=a.hidden, epochs=a.epochs, seed=a.seed, cv=not a.no_cv)
     print(json.dumps(report, indent=1))
     print(f"model written to {a.out}")

@@ -8,7 +8,7 @@ update it with a pairwise objective exactly like the regression step does.
 
 Model file (JSON): {"format": "curation-pdf-router", "version": 1, "features": [...], "parsers": [...],
 "target": "bleu", "mean": [...], "std": [...], "W1", "b1", "W2", "b2", "costs": {parser: seconds/page},
-"training": {...}}.
+"training": {...}, "expensive_cost": {...} (optional: cost.py's per-page seconds of the expensive parser)}.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class RouterModel:
     target: str = "bleu"
     costs: dict[str, float] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    expensive_cost: dict[str, Any] | None = None
+    """cost.CostModel as a dict: predicted seconds of the expensive parser per page (None: every page costs the same)."""
 
     # -- inference -------------------------------------------------------------------------------------
     def _forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,6 +73,16 @@ class RouterModel:
         if X.shape[0] == 0:
             return np.zeros((0, len(self.parsers)))
         return self._forward(X)[2]
+
+    def predict_seconds(self, X: np.ndarray | list[list[float]]) -> np.ndarray | None:
+        """Predicted CPU-seconds of the expensive parser per row of `X` (this model's feature order), or None
+        when the model file carries no cost model."""
+        if not self.expensive_cost:
+            return None
+        from curation.ingest.pdf.cost import CostModel
+
+        X = np.asarray(X, dtype=np.float64).reshape(-1, len(self.features))
+        return CostModel.from_dict(self.expensive_cost).predict(X, self.features)
 
     # -- training --------------------------------------------------------------------------------------
     def params(self) -> list[np.ndarray]:
@@ -110,7 +122,8 @@ class RouterModel:
 
         return {"format": FORMAT, "version": 1, "features": self.features, "parsers": self.parsers,
                 "target": self.target, "mean": r(self.mean), "std": r(self.std), "W1": r(self.W1), "b1": r(self.b1),
-                "W2": r(self.W2), "b2": r(self.b2), "costs": self.costs, "training": self.training}
+                "W2": r(self.W2), "b2": r(self.b2), "costs": self.costs, "training": self.training} | (
+                    {"expensive_cost": self.expensive_cost} if self.expensive_cost else {})
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)
@@ -129,7 +142,8 @@ class RouterModel:
             raise ValueError(f"not a PDF router model (format={d.get('format')!r})")
         a = {k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "std", "W1", "b1", "W2", "b2")}
         return cls(features=list(d["features"]), parsers=list(d["parsers"]), target=d.get("target", "bleu"),
-                   costs=dict(d.get("costs", {})), training=dict(d.get("training", {})), **a)
+                   costs=dict(d.get("costs", {})), training=dict(d.get("training", {})),
+                   expensive_cost=d.get("expensive_cost"), **a)
 
     @classmethod
     def new(cls, features: list[str], parsers: list[str], X: np.ndarray, hidden: int = 16, seed: int = 0) -> RouterModel:

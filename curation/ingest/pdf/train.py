@@ -2,7 +2,8 @@
 
 Target: per-page BLEU of every parser (AdaParse's regression target; tolerant of block order, which our
 pdftotext reference does not get right for multi-column pages). Costs: mean measured CPU-seconds per page of
-every parser, stored in the model so `budget_cpu_seconds_per_page` can be turned into alpha offline.
+every parser, stored in the model so `budget_cpu_seconds_per_page` can be turned into alpha offline, and a
+per-page model of the expensive parser's seconds (cost.py) for the cost-aware budget ranking.
 Quality is reported as R^2 under leave-PDFs-out cross-validation (pages of one PDF never in both train and test).
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from curation.ingest.pdf.cost import CostModel, fit_cost_model
 from curation.ingest.pdf.features import FEATURES
 from curation.ingest.pdf.predictor import RouterModel, r2, train_regression
 
@@ -58,6 +60,30 @@ def measured_costs(rows: list[dict], parsers: tuple[str, ...] = DEFAULT_PARSERS)
     return out
 
 
+def expensive_cost_model(rows: list[dict], parser: str = "tesseract") -> CostModel:
+    """Per-page seconds of `parser` from the rows' measured timings (every kind of page: OCR runs on all of them
+    in expensive-only, and the budget may send any kind to it). Groups = source PDFs, as for the accuracy model."""
+    keep = [r for r in rows if len(r["features"]) == len(FEATURES) and r.get("seconds", {}).get(parser, 0) > 0]
+    if not keep:
+        raise ValueError(f"no training rows with measured {parser} seconds")
+    X = np.array([r["features"] for r in keep], dtype=np.float64)
+    secs = np.array([r["seconds"][parser] for r in keep], dtype=np.float64)
+    return fit_cost_model(X, list(FEATURES), secs, np.array([r["pdf"] for r in keep]), parser=parser)
+
+
+def attach_cost_model(model_path: str | Path, rows_path: str | Path, out_path: str | Path | None = None,
+                      parser: str = "tesseract") -> dict[str, Any]:
+    """Fit only the expensive parser's cost model and store it in an existing model file (the accuracy head and
+    its weights are left exactly as they are). Returns the cost model's training report."""
+    from curation.ingest.pdf.predictor import RouterModel
+
+    model = RouterModel.from_dict(json.loads(Path(model_path).read_text()))
+    cm = expensive_cost_model(load_rows(rows_path), parser)
+    model.expensive_cost = cm.to_dict()
+    model.save(out_path or model_path)
+    return dict(cm.training or {})
+
+
 def cross_validate(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, folds: int = 5, **kw: Any) -> dict[str, Any]:
     """Leave-PDFs-out CV: R^2 per parser and the out-of-fold predictions."""
     uniq = sorted(set(groups))
@@ -91,6 +117,11 @@ def train_router(rows_path: str | Path, out_path: str | Path, parsers: tuple[str
     model = train_regression(X, Y, list(FEATURES), list(parsers), hidden=hidden, epochs=epochs, seed=seed)
     report["train_r2"] = dict(zip(parsers, [round(v, 3) for v in r2(model.predict(X), Y)], strict=True))
     model.costs = {k: round(v, 5) for k, v in measured_costs(rows, parsers).items()}
+    try:
+        model.expensive_cost = expensive_cost_model(rows, parsers[-1]).to_dict()
+        report["expensive_cost"] = model.expensive_cost["training"]
+    except ValueError as e:  # rows without timings: every page then costs the same
+        report["expensive_cost"] = f"not fitted: {e}"
     model.training = {**report, "data": str(rows_path)}
     model.save(out_path)
     return model, report
