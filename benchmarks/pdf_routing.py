@@ -49,11 +49,13 @@ from curation.ingest.pdf.features import FEATURES, PageStructure, TextStats, tex
 from curation.ingest.pdf.metrics import bleu, car, word_f1  # noqa: E402
 from curation.ingest.pdf.predictor import load_model, r2  # noqa: E402
 from curation.ingest.pdf.router import (  # noqa: E402
+    PER_SECOND,
     RANKINGS,
     BudgetRouter,
     GateThresholds,
     alpha_from_budget,
     budget_units,
+    prefix_within_seconds,
     priority,
     validity_gate,
 )
@@ -156,7 +158,16 @@ def _stats_struct(r) -> tuple[TextStats, PageStructure]:
     return text_stats(r.texts["pdfium"]), r.structure
 
 
-def route(docs: list[Doc], alpha: float, model, ranking: str = "tiered") -> dict[tuple[int, int], str]:
+def seconds_for_alpha(model, alpha: float) -> float:
+    """The expensive-parser seconds per page that alpha stands for under the model's mean costs (the inverse of
+    alpha_from_budget): a budget in predicted seconds with the same nominal compute as alpha x pages."""
+    return alpha * max(0.0, model.costs["tesseract"] - model.costs.get("pdfium", 0.0))
+
+
+def route(docs: list[Doc], alpha: float, model, ranking: str = "tiered", budget_unit: str = "pages"
+          ) -> dict[tuple[int, int], str]:
+    """The router over the whole set as one batch. budget_unit "pages": floor(alpha x pages) to OCR; "seconds": OCR
+    pages in rank order while their predicted OCR seconds fit in the seconds that alpha stands for."""
     th = GateThresholds()
     units = [(di, r) for di, d in enumerate(docs) for r in d.pages]
     X = np.array([r.features for _, r in units])
@@ -164,9 +175,29 @@ def route(docs: list[Doc], alpha: float, model, ranking: str = "tiered") -> dict
     names = list(PARSERS)
     pred = np.column_stack([raw[:, model.parsers.index(n)] for n in names])
     gates = [validity_gate(*_stats_struct(r), th) for _, r in units]
-    router = BudgetRouter(cheap=["pdfium", "pypdf"], expensive="tesseract", alpha=alpha, ranking=ranking)
-    decisions = router.route(pred, names, gates)
+    seconds = budget_unit == "seconds"
+    router = BudgetRouter(cheap=["pdfium", "pypdf"], expensive="tesseract", alpha=alpha, ranking=ranking,
+                          seconds_per_unit=seconds_for_alpha(model, alpha) if seconds else None)
+    decisions = router.route(pred, names, gates, predicted_seconds(model, X, ranking, need=seconds))
     return {(di, r.page): d.parser for (di, r), d in zip(units, decisions, strict=True)}
+
+
+def predicted_seconds(model, X: np.ndarray, ranking: str, need: bool = False) -> np.ndarray | None:
+    """The model's predicted OCR seconds per page where the ranking rule (or a seconds budget) uses them (cost.py)."""
+    if ranking not in PER_SECOND and not need:
+        return None
+    secs = model_seconds(model, X)
+    if secs is None:
+        raise SystemExit(f"ranking {ranking!r} needs a model with an expensive-parser cost model "
+                         "(`curation pdf train-router --cost-only`)")
+    return secs
+
+
+def model_seconds(model, X: np.ndarray) -> np.ndarray | None:
+    """Predicted OCR seconds per page from the model's cost model, or None when it has none."""
+    if not getattr(model, "expensive_cost", None):
+        return None
+    return model.predict_seconds(model.align(X, FEATURES))
 
 
 def oracle(docs: list[Doc], alpha: float) -> dict[tuple[int, int], str]:
@@ -271,7 +302,8 @@ SINGLES = ("cheap-only (pdfium)", "pypdf-only", "expensive-only (tesseract)")
 METRICS = (("car", "CAR"), ("bleu", "BLEU"), ("word_f1", "word F1"))
 
 
-def report(docs: list[Doc], label: str, reference: str, model, alphas: list[float], ranking: str = "tiered") -> dict:
+def report(docs: list[Doc], label: str, reference: str, model, alphas: list[float], ranking: str = "tiered",
+           budget_unit: str = "pages") -> dict:
     """Every strategy on one set (one budget over the whole set), the table, and the verdict per target."""
     n_pages = sum(len(d.pages) for d in docs)
     kinds = {k: sum(1 for d in docs if d.kind == k) for k in sorted({d.kind for d in docs})}
@@ -280,7 +312,7 @@ def report(docs: list[Doc], label: str, reference: str, model, alphas: list[floa
     image_reach = {}
     img = [(di, r.page) for di, d in enumerate(docs) if d.kind == "image" for r in d.pages]
     for alpha in alphas:
-        ch = route(docs, alpha, model, ranking)
+        ch = route(docs, alpha, model, ranking, budget_unit)
         rows[f"router alpha={alpha:g}"] = evaluate(docs, ch)
         rows[f"oracle alpha={alpha:g}"] = evaluate(docs, oracle(docs, alpha))
         image_reach[alpha] = sum(ch[u] == "tesseract" for u in img) / len(img) if img else float("nan")
@@ -291,7 +323,7 @@ def report(docs: list[Doc], label: str, reference: str, model, alphas: list[floa
                           strict=True))
     per_kind = {}
     main_alpha = 0.2 if 0.2 in image_reach else alphas[0]
-    ch = route(docs, main_alpha, model, ranking)
+    ch = route(docs, main_alpha, model, ranking, budget_unit)
     for k in kinds:
         sub = [i for i, d in enumerate(docs) if d.kind == k]
         sel = [docs[i] for i in sub]
@@ -319,8 +351,12 @@ def report(docs: list[Doc], label: str, reference: str, model, alphas: list[floa
             "pages": n_pages, "heldout_r2": heldout_r2, "per_kind": per_kind, "verdicts": verdicts}
 
 
-def compare_rankings(docs: list[Doc], label: str, model, alphas: list[float]) -> dict:
-    """The two budget ranking rules of router.py side by side on the same measured pages, with the oracle.
+def compare_rankings(docs: list[Doc], label: str, model, alphas: list[float], units: tuple[str, ...] = ("pages",)
+                     ) -> dict:
+    """The budget ranking rules of router.py side by side on the same measured pages, with the oracle.
+
+    `units`: the budget accountings to show ("pages": floor(alpha x pages); "seconds": the predicted OCR seconds
+    that alpha stands for, see route). Rules that need predicted seconds are left out when the model has none.
 
     Per alpha: accuracy of the router under each rule and of the oracle (CAR / BLEU / word F1), throughput against
     expensive-only, and the share of image-only pages that reach OCR (the issue's third target at alpha 0.2).
@@ -330,19 +366,25 @@ def compare_rankings(docs: list[Doc], label: str, model, alphas: list[float]) ->
     out: dict = {"expensive-only": exp, "alphas": {}}
     print(f"\n### Ranking rules, {label} ({len(docs)} documents, {sum(len(d.pages) for d in docs)} pages)\n")
     print(f"expensive-only: CAR {exp['car']:.3f}, BLEU {exp['bleu']:.3f}, word F1 {exp['word_f1']:.3f}\n")
-    print("| alpha | rule | CAR | BLEU | word F1 | x expensive-only | image-only pages to OCR |")
-    print("|---|---|---|---|---|---|---|")
+    print("| alpha | rule | budget | CAR | BLEU | word F1 | OCR pages | x expensive-only | image-only pages to OCR |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    has_cost = bool(getattr(model, "expensive_cost", None))
+    rules = [r for r in RANKINGS if has_cost or r not in PER_SECOND]
     for alpha in alphas:
         res = {}
-        for rule in RANKINGS:
-            ch = route(docs, alpha, model, rule)
-            res[rule] = evaluate(docs, ch) | {
-                "image_reach": sum(ch[u] == "tesseract" for u in img) / len(img) if img else float("nan")}
-        res["oracle"] = evaluate(docs, oracle(docs, alpha)) | {"image_reach": float("nan")}
-        for rule, r in res.items():
+        for unit in units:
+            if unit == "seconds" and not has_cost:
+                continue
+            for rule in rules:
+                ch = route(docs, alpha, model, rule, unit)
+                res[(rule, unit)] = evaluate(docs, ch) | {
+                    "image_reach": sum(ch[u] == "tesseract" for u in img) / len(img) if img else float("nan")}
+        res[("oracle", "pages")] = evaluate(docs, oracle(docs, alpha)) | {"image_reach": float("nan")}
+        for (rule, unit), r in res.items():
             reach = "-" if rule == "oracle" else f"{r['image_reach']:.0%}"
-            print(f"| {alpha:g} | {rule} | {r['car']:.3f} | {r['bleu']:.3f} | {r['word_f1']:.3f} | "
-                  f"{r['docs_per_cpu_s'] / exp['docs_per_cpu_s']:.1f}x | {reach} |")
+            print(f"| {alpha:g} | {rule} | {unit} | {r['car']:.3f} | {r['bleu']:.3f} | {r['word_f1']:.3f} | "
+                  f"{r['expensive_pages']} | {r['docs_per_cpu_s'] / exp['docs_per_cpu_s']:.1f}x | {reach} |")
+        res = {rule if unit == "pages" else f"{rule}/{unit}": r for (rule, unit), r in res.items()}
         out["alphas"][alpha] = res
     return out
 
@@ -386,13 +428,17 @@ def _knapsack_bound(gain: np.ndarray, cost: np.ndarray, room: float) -> float:
 
 
 def sweep_draw(pred: np.ndarray, gates: list[str | None], score: dict[str, np.ndarray], sec: np.ndarray,
-               alpha: float, budget_fraction: float, ranking: str) -> dict[str, dict[str, float]]:
+               alpha: float, budget_fraction: float, ranking: str, costs: np.ndarray | None = None,
+               seconds_per_page: float | None = None) -> dict[str, dict[str, float]]:
     """One resampled set of single-page documents: router and oracle against expensive-only, under two budgets.
 
     "alpha": floor(alpha * pages) pages may go to OCR (what the router does with alpha from the model's costs);
     "seconds": OCR pages are taken in rank order while the measured CPU-seconds stay within budget_fraction of
     expensive-only's (the 10x throughput of the issue's target, exactly, on this set). Columns of `pred`, `score[m]`
-    and `sec`: PARSERS. Returns {budget: {"router_<m>"/"oracle_<m>": accuracy - expensive-only in points,
+    and `sec`: PARSERS; `costs`: the model's predicted OCR seconds per page (per-second rankings).
+    With `costs` and `seconds_per_page`, a third budget "predicted": OCR pages in rank order while their predicted
+    seconds fit in seconds_per_page x pages (the router's own seconds accounting; its measured throughput is what it
+    is), with the knapsack oracle at the measured seconds the router spent (same throughput). Returns {budget: {"router_<m>"/"oracle_<m>": accuracy - expensive-only in points,
     "x_router": throughput / expensive-only's}}.
     """
     names = list(PARSERS)
@@ -400,7 +446,7 @@ def sweep_draw(pred: np.ndarray, gates: list[str | None], score: dict[str, np.nd
     n = len(gates)
     rows = np.arange(n)
     decisions = BudgetRouter(cheap=["pdfium", "pypdf"], expensive="tesseract", alpha=alpha,
-                             ranking=ranking).propose(pred, names, gates)
+                             ranking=ranking).propose(pred, names, gates, costs)
     cheap_choice = np.array([names.index(d.parser) for d in decisions])
     order = sorted((i for i, d in enumerate(decisions) if d.proposed_expensive),
                    key=lambda i: (-priority(decisions[i], ranking), i))
@@ -413,10 +459,13 @@ def sweep_draw(pred: np.ndarray, gates: list[str | None], score: dict[str, np.nd
         return sec[:, e] - np.where(choice != 0, sec[rows, choice], 0.0)
 
     out: dict[str, dict[str, float]] = {}
-    for budget in ("alpha", "seconds"):
+    budgets = ["alpha", "seconds"] + (["predicted"] if costs is not None and seconds_per_page is not None else [])
+    for budget in budgets:
         res: dict[str, float] = {}
         if budget == "alpha":
             sel = order[:budget_units(alpha, n)]
+        elif budget == "predicted":
+            sel = [order[j] for j in prefix_within_seconds([float(costs[i]) for i in order], seconds_per_page * n)]
         else:
             sel = _prefix_within(order, extra(cheap_choice), budget_fraction * exp_s - cost_of(cheap_choice))
         choice = cheap_choice.copy()
@@ -432,8 +481,8 @@ def sweep_draw(pred: np.ndarray, gates: list[str | None], score: dict[str, np.nd
                 o_order = [int(i) for i in np.argsort(-gain, kind="stable") if gain[i] > 0]
                 total = sc[rows, best].sum() + gain[o_order[:budget_units(alpha, n)]].sum()
             else:  # fractional knapsack (gain per added second, the last page in part): an upper bound
-                total = sc[rows, best].sum() + _knapsack_bound(gain, extra(best),
-                                                               budget_fraction * exp_s - cost_of(best))
+                room = (budget_fraction * exp_s if budget == "seconds" else cost_of(choice)) - cost_of(best)
+                total = sc[rows, best].sum() + _knapsack_bound(gain, extra(best), room)
             res[f"oracle_{m}"] = 100 * (total / n - exp_acc)
         out[budget] = res
     return out
@@ -466,6 +515,7 @@ def damage_sweep(docs: list[Doc], label: str, model, alpha: float, budget_fracti
     pred = np.column_stack([raw[:, model.parsers.index(n)] for n in names])
     th = GateThresholds()
     gates = [validity_gate(*_stats_struct(r), th) for _, r in units]
+    costs = predicted_seconds(model, X, ranking) if ranking in PER_SECOND else model_seconds(model, X)
     score = {m: np.array([[r.scores[p][m] for p in names] for _, r in units]) for m, _ in METRICS}
     sec = np.array([[r.seconds[p] for p in names] for _, r in units])
     rng = random.Random(f"damage:{seed}")
@@ -477,18 +527,20 @@ def damage_sweep(docs: list[Doc], label: str, model, alpha: float, budget_fracti
         n_bad = round(share * n_pages)
         if (n_bad and not bad) or (n_pages - n_bad and not good):
             continue
-        acc: dict[str, dict[str, list[float]]] = {"alpha": {}, "seconds": {}}
+        acc: dict[str, dict[str, list[float]]] = {}
         for _ in range(draws):
             idx = [rng.choice(bad) for _ in range(n_bad)] + [rng.choice(good) for _ in range(n_pages - n_bad)]
             got = sweep_draw(pred[idx], [gates[i] for i in idx], {m: v[idx] for m, v in score.items()}, sec[idx],
-                             alpha, budget_fraction, ranking)
+                             alpha, budget_fraction, ranking, None if costs is None else costs[idx],
+                             None if costs is None else seconds_for_alpha(model, alpha))
             for budget, res in got.items():
                 for k, v in res.items():
-                    acc[budget].setdefault(k, []).append(v)
+                    acc.setdefault(budget, {}).setdefault(k, []).append(v)
         out["shares"][share] = {b: {k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v))}
                                     for k, v in acc[b].items()} for b in acc}
     out["holds_up_to"] = {}
-    for budget in ("alpha", "seconds"):
+    budgets = list(next(iter(out["shares"].values()))) if out["shares"] else []
+    for budget in budgets:
         holds = {}
         for who in ("router", "oracle"):
             for m, _ in METRICS:
@@ -508,8 +560,15 @@ def damage_sweep(docs: list[Doc], label: str, model, alpha: float, budget_fracti
                        "stored per-page costs: what the router does)",
               "seconds": f"budget {budget_fraction:g} x expensive-only's measured CPU-seconds on each draw (router: OCR "
                          "pages in rank order while they fit; oracle: fractional-knapsack upper bound; exactly the "
-                         "throughput target)"}
+                         "throughput target)",
+              "predicted": "budget in the router's predicted OCR seconds: "
+                           f"{seconds_for_alpha(model, alpha) if costs is not None else 0.0:.3f} per page "
+                           "(what alpha stands for at the model's mean costs; OCR pages in rank order while their "
+                           "predicted seconds fit; oracle: fractional knapsack at the measured seconds the router "
+                           "spent, i.e. at the same throughput)"}
     for budget, title in titles.items():
+        if budget not in budgets:
+            continue
         print(f"\n{title}; accuracy minus expensive-only in points, mean over draws (min..max), and the router's "
               "measured throughput:\n")
         print("| damaged pages | router CAR | oracle CAR | router BLEU | oracle BLEU | router word F1 | oracle word F1 "
@@ -591,6 +650,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="budget ranking rule of the router (router.priority): tiered = pages without a text layer "
                          "first, then other gate verdicts, then expected improvement; improvement = expected "
                          "improvement alone")
+    ap.add_argument("--budget-unit", choices=("pages", "seconds", "both"), default="pages",
+                    help="how the router accounts its budget: pages = floor(alpha x pages) (the default, PAPERS.md 1c.1); "
+                         "seconds = OCR pages in rank order while their predicted OCR seconds (the model's cost model) "
+                         "fit in the seconds alpha stands for at the model's mean costs; both (--compare-rankings only)")
     ap.add_argument("--compare-rankings", action="store_true",
                     help="instead of the full report, print both ranking rules and the oracle per part and alpha")
     ap.add_argument("--damage-sweep", action="store_true",
@@ -627,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
                 save_cache(a.cache, a, docs, part)
         parts[part] = docs
     print(f"\nPDF routing benchmark; held-out real PDFs {', '.join(HELDOUT)}; model {a.model or 'shipped'}; "
-          f"ranking {a.ranking}; "
+          f"ranking {a.ranking}; budget unit {a.budget_unit}; "
           f"wall {time.time() - t0:.0f} s (shared machine: timings are noisy)")
     refs = {"real": "pdftotext output of the original real PDF pages (one extractor's reading order, not the truth)",
             "synth": "the exact text typeset into each page (synth.py; single column, unambiguous order)"}
@@ -646,25 +709,29 @@ def main(argv: list[str] | None = None) -> int:
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
             Path(a.out).write_text(json.dumps(results, indent=1))
         return 0
+    units = ("pages", "seconds") if a.budget_unit == "both" else (a.budget_unit,)
+    if a.budget_unit == "both" and not a.compare_rankings:
+        raise SystemExit("--budget-unit both is for --compare-rankings")
     if a.compare_rankings:
         for part, docs in parts.items():
-            results[part] = compare_rankings(docs, f"part {part}", model, alphas)
+            results[part] = compare_rankings(docs, f"part {part}", model, alphas, units)
         if len(parts) == 2:
-            results["all"] = compare_rankings(parts["real"] + parts["synth"], "both parts (one budget)", model, alphas)
+            results["all"] = compare_rankings(parts["real"] + parts["synth"], "both parts (one budget)", model, alphas,
+                                              units)
         if a.out:
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
             Path(a.out).write_text(json.dumps(results, indent=1, default=str))
         return 0
     if "real" in parts:
         results["real"] = report(parts["real"], "Part real (held-out real PDFs)", refs["real"], model, alphas,
-                                 a.ranking)
+                                 a.ranking, a.budget_unit)
     if "synth" in parts:
         results["synth"] = report(parts["synth"], "Part synth (typeset from held-out texts)", refs["synth"], model,
-                                  alphas, a.ranking)
+                                  alphas, a.ranking, a.budget_unit)
     if len(parts) == 2:
         results["all"] = report(parts["real"] + parts["synth"], "Both parts together (one budget over the union)",
                                 "per document its part's reference (real: pdftotext, synth: exact)", model, alphas,
-                                a.ranking)
+                                a.ranking, a.budget_unit)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(results, indent=1))

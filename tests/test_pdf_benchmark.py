@@ -121,3 +121,39 @@ def test_compare_rankings_reports_both_rules_and_the_oracle(capsys):
     assert out["alphas"][0.2]["tiered"]["image_reach"] == 1.0
     assert out["alphas"][0.1]["tiered"]["image_reach"] == 0.5
     assert "| 0.2 | improvement |" in capsys.readouterr().out
+
+
+def test_sweep_draw_budget_in_predicted_seconds():
+    """The router's own seconds accounting: OCR pages in rank order while their predicted seconds fit; the oracle is
+    the knapsack bound at the measured seconds the router spent (the same throughput)."""
+    pred, gates, score, sec = _draw_inputs()
+    costs = np.array([1.0] * 30 + [2.0] * 10)  # the scans are predicted twice as slow as they measure
+    got = bench.sweep_draw(pred, gates, score, sec, alpha=0.1, budget_fraction=0.1, ranking="tiered_per_second",
+                           costs=costs, seconds_per_page=0.1)
+    exp_acc = (30 * 0.9 + 10 * 0.8) / 40
+    p = got["predicted"]  # 4.0 predicted seconds -> 2 scans of 2.0 s
+    assert p["router_bleu"] == pytest.approx(100 * ((30 + 2 * 0.8) / 40 - exp_acc))
+    assert p["x_router"] == pytest.approx(40.0 / (0.4 + 2.0))
+    assert p["oracle_bleu"] == pytest.approx(p["router_bleu"])  # 2 measured OCR seconds buy 2 scans at best
+    assert set(got) == {"alpha", "seconds", "predicted"}
+    assert set(bench.sweep_draw(pred, gates, score, sec, 0.1, 0.1, "tiered")) == {"alpha", "seconds"}
+
+
+def test_route_with_a_seconds_budget_uses_the_models_cost_model():
+    class _CostModel(_Model):
+        costs = {"pdfium": 0.0, "tesseract": 1.0}
+        expensive_cost = {"stub": True}
+
+        def predict_seconds(self, X):
+            return np.where(X[:, 0] > 0, 1.0, 0.5)
+
+    docs = [_doc(f"d{i}", "digital", False) for i in range(8)] + [_doc(f"s{i}", "image", True) for i in range(2)]
+    assert bench.seconds_for_alpha(_CostModel(), 0.2) == pytest.approx(0.2)
+    ch = bench.route(docs, 0.2, _CostModel(), "tiered_per_second", "seconds")  # 2.0 s: both scans of 1.0 s
+    assert sum(v == "tesseract" for v in ch.values()) == 2
+    ch = bench.route(docs, 0.15, _CostModel(), "tiered_per_second", "seconds")  # 1.5 s: one scan
+    assert sum(v == "tesseract" for v in ch.values()) == 1
+    with pytest.raises(SystemExit, match="cost model"):
+        bench.route(docs, 0.2, _Model(), "per_second")
+    out = bench.compare_rankings(docs, "toy", _CostModel(), [0.2], ("pages", "seconds"))
+    assert {"tiered", "per_second", "tiered_per_second/seconds", "oracle"} <= set(out["alphas"][0.2])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,16 +19,20 @@ from curation.ingest.pdf.preferences import (
     read_preferences,
 )
 from curation.ingest.pdf.router import (
+    PER_SECOND,
     RANKINGS,
     BudgetRouter,
     Decision,
     GateThresholds,
     alpha_from_budget,
+    prefix_within_seconds,
     priority,
+    seconds_budget_per_unit,
     validity_gate,
 )
 
 NAMES = ["pdfium", "pypdf", "tesseract"]
+ROWS = Path(__file__).resolve().parents[1] / "data" / "pdf_router" / "train_pages.jsonl"
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.05, 0.15, 1.0])
@@ -199,7 +204,7 @@ def test_budget_invariant_with_gates_under_both_rankings(ranking, alpha):
     for k in (1, 7, 256):
         router = BudgetRouter(cheap=["pdfium", "pypdf"], expensive="tesseract", alpha=alpha, ranking=ranking)
         gates = [gate_choices[i] for i in rng.integers(0, len(gate_choices), k)]
-        d = router.route(rng.random((k, 3)), NAMES, gates)
+        d = router.route(rng.random((k, 3)), NAMES, gates, rng.uniform(0.2, 6.0, k))
         n_exp = sum(x.parser == "tesseract" for x in d)
         assert n_exp == min(math.floor(alpha * k), sum(x.proposed_expensive for x in d))
         chosen = [priority(x, ranking) for x in d if x.parser == "tesseract"]
@@ -234,3 +239,116 @@ def test_model_of_an_older_feature_set_gets_its_columns_by_name():
     narrow = m.align(X[:, :1], ["a"])  # a feature the model knows but the input lacks: its training mean
     assert np.allclose(narrow[:, 1], m.mean[1])
     assert m.align(X, ["a", "b"]) is not None and np.allclose(m.align(X, ["a", "b"]), X)
+
+
+# -- cost-aware ranking (AdaParse App. C: accuracy under a time budget) -----------------------------------
+
+def test_per_second_rankings_order_by_gain_per_predicted_second():
+    nt = Decision("pdfium", {}, "no_text_layer", True, 0.5, 4.0)  # a slow scan: 0.125 per second
+    garbled = Decision("pdfium", {}, "cid_garbage", True, 0.6, 0.5)  # 1.2 per second
+    cheap = Decision("pdfium", {}, None, True, 0.3, 0.3)  # ungated, 1.0 per second
+    dear = Decision("pdfium", {}, None, True, 0.3, 3.0)  # ungated, same gain, 10x the seconds
+    # within the tiers: a page without text layer still comes first, whatever it costs
+    assert priority(nt, "tiered_per_second") > priority(garbled, "tiered_per_second") > priority(cheap, "tiered_per_second")
+    assert priority(cheap, "tiered_per_second") > priority(dear, "tiered_per_second")
+    # over all proposals: value density alone
+    assert priority(garbled, "per_second") > priority(cheap, "per_second") > priority(nt, "per_second")
+    for d in (nt, garbled, cheap, dear):  # the squashed density stays inside its tier's band
+        tier = 10.0 * (2 if d.gate == "no_text_layer" else 1 if d.gate else 0)
+        assert tier - 1 < priority(d, "tiered_per_second") < tier + 1
+        assert -1 < priority(d, "per_second") < 1
+    # a loss is worse when it costs more; without a cost the rule falls back to the gain itself
+    assert priority(Decision("pdfium", {}, None, True, -0.1, 0.5), "per_second") > priority(
+        Decision("pdfium", {}, None, True, -0.1, 2.0), "per_second")
+    a, b = Decision("pdfium", {}, None, True, 0.2), Decision("pdfium", {}, None, True, 0.4)
+    assert priority(b, "per_second") > priority(a, "per_second")
+    assert set(PER_SECOND) <= set(RANKINGS)
+
+
+def test_router_passes_predicted_seconds_to_the_ranking():
+    pred = np.array([[0.2, 0.2, 0.9], [0.2, 0.2, 0.9], [0.9, 0.9, 0.2]])
+    router = BudgetRouter(cheap=["pdfium"], expensive="tesseract", alpha=0.34, ranking="per_second")
+    d = router.route(pred, NAMES, [None, None, None], [3.0, 1.0, 1.0])
+    assert [x.parser for x in d] == ["pdfium", "tesseract", "pdfium"]  # same gain: the cheaper page to OCR
+    assert [x.cost for x in d] == [3.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("ranking", RANKINGS)
+def test_seconds_budget_keeps_the_compute_budget(ranking):
+    """PAPERS.md 1c.2 with per-page costs: n * t_c + the routed pages' predicted seconds <= T = n * budget."""
+    rng = np.random.default_rng(7)
+    t_c = 0.01
+    for budget in (0.0, 0.05, 0.3, 2.0):
+        per_unit = seconds_budget_per_unit(budget, t_c)
+        router = BudgetRouter(cheap=["pdfium", "pypdf"], expensive="tesseract", alpha=0.0, ranking=ranking,
+                              seconds_per_unit=per_unit)
+        total_n, total_s = 0, 0.0
+        for k in (1, 7, 256, 40):
+            costs = rng.uniform(0.2, 6.0, k)
+            gates = [None if g > 0.3 else "no_text_layer" for g in rng.random(k)]
+            d = router.route(rng.random((k, 3)), NAMES, gates, costs)
+            chosen = [i for i, x in enumerate(d) if x.parser == "tesseract"]
+            total_n += k
+            total_s += float(costs[chosen].sum())
+            assert total_n * t_c + total_s <= total_n * max(budget, t_c) + 1e-9
+            # the chosen pages are the top of the ranking (a prefix)
+            ranked = sorted((i for i, x in enumerate(d) if x.proposed_expensive), key=lambda i: (-priority(d[i], ranking), i))
+            assert ranked[:len(chosen)] == sorted(chosen, key=ranked.index)
+        assert router.spent_s == pytest.approx(total_s)
+    assert seconds_budget_per_unit(0.005, 0.01) == 0.0
+    with pytest.raises(ValueError, match="predicted"):
+        BudgetRouter(cheap=["pdfium"], expensive="tesseract", alpha=0.1, seconds_per_unit=1.0).route(
+            np.array([[0.1, 0.1, 0.9]]), NAMES, ["no_text_layer"])
+
+
+def test_seconds_budget_carries_unused_seconds_to_the_next_batch():
+    router = BudgetRouter(cheap=["pdfium"], expensive="tesseract", alpha=0.0, seconds_per_unit=0.5)
+    scan = np.array([[0.0, 0.0, 0.9]])
+    assert router.route(scan, NAMES, ["no_text_layer"], [1.0])[0].parser == "pdfium"  # 0.5 s: does not fit
+    assert router.route(scan, NAMES, ["no_text_layer"], [1.0])[0].parser == "tesseract"  # 1.0 s now
+    assert prefix_within_seconds([1.0, 2.0, 0.1], 2.5) == [0]  # a prefix: the 0.1 s page after a misfit waits
+    assert prefix_within_seconds([], 1.0) == [] and prefix_within_seconds([0.5], 0.0) == []
+
+
+def test_cost_model_recovers_a_known_law_and_round_trips():
+    from curation.ingest.pdf.cost import COST_FEATURES, CostModel, fit_cost_model
+
+    rng = np.random.default_rng(0)
+    names = ["img_rendered", *COST_FEATURES, "other"]
+    n = 300
+    X = rng.random((n, len(names)))
+    X[:, 0] = (rng.random(n) > 0.5).astype(float)
+    ren = X[:, 0]
+    logs = -0.5 + 0.4 * ren + 1.5 * X[:, 1] * (1 - ren) + 2.0 * X[:, names.index("img_ink_frac")] * ren
+    secs = np.exp(logs + rng.normal(0, 0.02, n))
+    m = fit_cost_model(X, names, secs, np.arange(n) % 10)
+    assert m.training["cv_r2_log_seconds"] > 0.95
+    assert np.allclose(np.log(m.predict(X, names)), logs, atol=0.1)
+    again = CostModel.from_dict(json.loads(json.dumps(m.to_dict())))
+    assert np.allclose(again.predict(X, names), m.predict(X, names), rtol=1e-4)
+    # columns the input lacks get the training mean; fewer than 10 timed pages is an error
+    assert again.predict(X[:, :2], names[:2]).shape == (n,)
+    with pytest.raises(ValueError, match="seconds"):
+        fit_cost_model(X[:5], names, secs[:5], np.arange(5))
+    with pytest.raises(ValueError, match="not an expensive-cost model"):
+        CostModel.from_dict({"format": "x"})
+
+
+def test_shipped_model_predicts_ocr_seconds_from_the_training_timings():
+    """The cost model in the shipped file comes from the training rows' measured OCR seconds; it must rank pages
+    by OCR time far better than chance (leave-PDFs-out CV R^2 on log seconds) and keep the measured scale."""
+    from curation.ingest.pdf.features import FEATURES
+    from curation.ingest.pdf.train import expensive_cost_model, load_rows
+
+    rows = load_rows(ROWS)
+    cm = expensive_cost_model(rows)
+    assert cm.training["cv_r2_log_seconds"] >= 0.6
+    model = load_model()
+    assert model.expensive_cost and model.expensive_cost["training"]["pages"] == len(rows)
+    X = np.array([r["features"] for r in rows])
+    pred = model.predict_seconds(model.align(X, FEATURES))
+    meas = np.array([r["seconds"]["tesseract"] for r in rows])
+    assert 0.7 < pred.mean() / meas.mean() < 1.3
+    assert np.corrcoef(np.log(pred), np.log(meas))[0, 1] > 0.8
+    old = RouterModel.from_dict({k: v for k, v in model.to_dict().items() if k != "expensive_cost"})
+    assert old.predict_seconds(X) is None

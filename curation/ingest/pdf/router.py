@@ -11,9 +11,11 @@ Per unit (a page in page mode, a document in document mode):
    other gate-flagged ones, then the largest expected improvement (y_expensive - y_best_cheap); "improvement"
    (PAPERS.md 1a step 5 as written) ranks every proposal by expected improvement alone, with the cheap parsers'
    predicted accuracy forced to 0 where the gate flagged the text layer (so no-text pages rank by predicted OCR
-   accuracy). "tiered" ships. Under "improvement", garbled layers took the budget from scans whose OCR accuracy the
-   predictor under-rates: the image-only target (>= 95 % of them OCRed at alpha 0.2) failed, and accuracy was not
-   better overall (notes/issue-4.md, session 3).
+   accuracy). "tiered_per_second" and "per_second" are AdaParse App. C's objective (accuracy under a time budget,
+   a knapsack): expected improvement per predicted expensive-parser second of the page (cost.py), within the tiers
+   or over all proposals. "tiered" ships. Under "improvement", garbled layers took the budget from scans whose OCR
+   accuracy the predictor under-rates: the image-only target (>= 95 % of them OCRed at alpha 0.2) failed, and
+   accuracy was not better overall (notes/issue-4.md, session 3; the per-second rules: session 3b).
 On Spark the cap is global (frames.py: the floor(alpha * all units) proposals of highest priority over the
 whole input, an ordered limit over the small table of proposals), because per-partition caps round small
 partitions down to zero: a 2-page scan alone in its task would get floor(0.2 * 2) = 0 OCR pages.
@@ -68,7 +70,8 @@ def alpha_from_budget(budget_s_per_unit: float, cheap_s: float, expensive_s: flo
 
 
 NO_TEXT_GATES = ("no_text_layer", "little_text_on_image")
-RANKINGS = ("tiered", "improvement")
+RANKINGS = ("tiered", "improvement", "tiered_per_second", "per_second")
+PER_SECOND = ("tiered_per_second", "per_second")
 
 
 def _gate_priority(gate: str | None) -> int:
@@ -88,6 +91,8 @@ class Decision:
     gate: str | None = None
     proposed_expensive: bool = False
     improvement: float = 0.0
+    cost: float | None = None
+    """Predicted seconds of the expensive parser on this unit (None: unknown, every unit costs the same)."""
 
 
 @dataclass
@@ -100,8 +105,13 @@ class BudgetRouter:
     min_gain: float = 0.0
     primary: str = "pdfium"
     ranking: str = "tiered"
+    seconds_per_unit: float | None = None
+    """When set, the budget is accounted in predicted expensive-parser seconds instead of units: of the units seen
+    so far, ranked proposals go to the expensive parser while their predicted seconds (`costs`) stay within
+    seconds_per_unit * units (see seconds_budget_per_unit); alpha is then not used. Needs `costs`."""
     seen: int = 0
     spent: int = 0
+    spent_s: float = 0.0
     proposals: int = 0
     gated: int = 0
     history: list[int] = field(default_factory=list)
@@ -110,8 +120,10 @@ class BudgetRouter:
         """How many of the next `k` units may go to the expensive parser."""
         return max(0, math.floor(self.alpha * (self.seen + k) + 1e-9) - self.spent)
 
-    def propose(self, predicted: np.ndarray, names: list[str], gates: list[str | None]) -> list[Decision]:
-        """Uncapped decisions: best cheap parser per unit, and whether the expensive one is proposed."""
+    def propose(self, predicted: np.ndarray, names: list[str], gates: list[str | None],
+                costs: np.ndarray | list[float] | None = None) -> list[Decision]:
+        """Uncapped decisions: best cheap parser per unit, and whether the expensive one is proposed.
+        `costs`: predicted expensive-parser seconds per unit (used by the per-second rankings)."""
         decisions = []
         cheap_cols = [names.index(c) for c in self.cheap if c in names]
         e_col = names.index(self.expensive) if self.expensive in names else None
@@ -128,20 +140,30 @@ class BudgetRouter:
             if gates[i] and e_col is None:
                 gain = 1.0
             proposed = bool(gates[i]) or gain > self.min_gain
-            decisions.append(Decision(cheap_name, pred, gates[i], proposed, gain))
+            cost = float(costs[i]) if costs is not None else None
+            decisions.append(Decision(cheap_name, pred, gates[i], proposed, gain, cost))
         return decisions
 
-    def route(self, predicted: np.ndarray, names: list[str], gates: list[str | None]) -> list[Decision]:
+    def route(self, predicted: np.ndarray, names: list[str], gates: list[str | None],
+              costs: np.ndarray | list[float] | None = None) -> list[Decision]:
         """Propose, then cap this batch at the allowance. `predicted`: units x parsers (columns named by `names`)."""
         k = len(gates)
-        decisions = self.propose(predicted, names, gates)
+        decisions = self.propose(predicted, names, gates, costs)
         proposed_idx = [i for i, d in enumerate(decisions) if d.proposed_expensive]
-        budget = self.allowance(k)
         ranked = sorted(proposed_idx, key=lambda i: (-priority(decisions[i], self.ranking), i))
-        for i in ranked[:budget]:
+        if self.seconds_per_unit is None:
+            take = ranked[:self.allowance(k)]
+        else:
+            if costs is None:
+                raise ValueError("a seconds budget needs the predicted expensive-parser seconds of every unit")
+            room = self.seconds_per_unit * (self.seen + k) - self.spent_s
+            take = prefix_within_seconds([decisions[i].cost or 0.0 for i in ranked], room)
+            take = ranked[:len(take)]
+            self.spent_s += sum(decisions[i].cost or 0.0 for i in take)
+        for i in take:
             decisions[i].parser = self.expensive
         self.seen += k
-        chosen = min(budget, len(ranked))
+        chosen = len(take)
         self.spent += chosen
         self.proposals += len(proposed_idx)
         self.gated += sum(1 for g in gates if g)
@@ -153,13 +175,48 @@ def priority(d: Decision, ranking: str = "tiered") -> float:
     """One number that orders proposals for the budget.
 
     "tiered": gate class first (no text layer, then other gate verdicts), then expected improvement in [-1, 1];
-    "improvement": expected improvement alone (a gated page's cheap accuracy is already 0 in `d.improvement`).
+    "improvement": expected improvement alone (a gated page's cheap accuracy is already 0 in `d.improvement`);
+    "tiered_per_second" / "per_second": expected improvement per predicted expensive-parser second (`d.cost`),
+    within the gate classes / over all proposals, squashed into (-1, 1) so a tier's band stays below the next one's.
     """
     if ranking == "improvement":
         return d.improvement
+    if ranking in PER_SECOND:
+        r = per_second(d)
+        return (10.0 * _gate_priority(d.gate) if ranking == "tiered_per_second" else 0.0) + r / (1.0 + abs(r))
     if ranking != "tiered":
         raise ValueError(f"unknown ranking {ranking!r} (one of {', '.join(RANKINGS)})")
     return 10.0 * _gate_priority(d.gate) + d.improvement
+
+
+def per_second(d: Decision) -> float:
+    """Expected improvement per predicted second of the expensive parser (the knapsack's value density).
+
+    Without a cost it is the improvement itself (every unit costs one). A negative improvement is multiplied by
+    the cost instead, so that a dearer page with the same loss still ranks lower.
+    """
+    c = d.cost if d.cost is not None and d.cost > 0 else 1.0
+    return d.improvement / c if d.improvement >= 0 else d.improvement * c
+
+
+def seconds_budget_per_unit(budget_s_per_unit: float, cheap_s: float) -> float:
+    """PAPERS.md 1a step 6 with per-page costs: of a compute budget T = n * budget_s_per_unit, the cheap pass takes
+    n * t_c; the rest, n * (budget - t_c), is what the expensive parser's predicted seconds may add up to."""
+    return max(0.0, budget_s_per_unit - cheap_s)
+
+
+def prefix_within_seconds(costs: list[float], room: float) -> list[int]:
+    """Indices of the longest prefix of `costs` (units in rank order) whose sum fits in `room` seconds.
+
+    A prefix, not a greedy fill that skips a unit that does not fit: the order stays the ranking's, and on Spark
+    it is a running sum over the ordered proposals."""
+    out, spent = [], 0.0
+    for i, c in enumerate(costs):
+        if spent + c > room + 1e-9:
+            break
+        spent += c
+        out.append(i)
+    return out
 
 
 def budget_units(alpha: float, units: int) -> int:
