@@ -401,15 +401,9 @@ def page_class(d: Doc, r) -> str:
     return d.kind
 
 
-def _prefix_within(order: list[int], extra: np.ndarray, room: float) -> list[int]:
-    """The longest prefix of `order` whose extra costs fit in `room` (a budget in CPU-seconds spent in rank order)."""
-    spent, out = 0.0, []
-    for i in order:
-        if spent + extra[i] > room + 1e-12:
-            break
-        spent += extra[i]
-        out.append(i)
-    return out
+def _ranked_prefix(order: list[int], costs: np.ndarray, room: float) -> list[int]:
+    """The units of `order` (rank order) that router.prefix_within_seconds takes with `costs` in `room` seconds."""
+    return [order[j] for j in prefix_within_seconds([float(costs[i]) for i in order], room)]
 
 
 def _knapsack_bound(gain: np.ndarray, cost: np.ndarray, room: float) -> float:
@@ -465,9 +459,9 @@ def sweep_draw(pred: np.ndarray, gates: list[str | None], score: dict[str, np.nd
         if budget == "alpha":
             sel = order[:budget_units(alpha, n)]
         elif budget == "predicted":
-            sel = [order[j] for j in prefix_within_seconds([float(costs[i]) for i in order], seconds_per_page * n)]
+            sel = _ranked_prefix(order, costs, seconds_per_page * n)
         else:
-            sel = _prefix_within(order, extra(cheap_choice), budget_fraction * exp_s - cost_of(cheap_choice))
+            sel = _ranked_prefix(order, extra(cheap_choice), budget_fraction * exp_s - cost_of(cheap_choice))
         choice = cheap_choice.copy()
         choice[sel] = e
         res["x_router"] = exp_s / cost_of(choice)
@@ -705,10 +699,7 @@ def main(argv: list[str] | None = None) -> int:
         for part, docs in sets.items():
             results[part] = damage_sweep(docs, f"part {part}", model, budget_alpha, a.budget_fraction, shares,
                                          a.sweep_pages, a.sweep_draws, a.seed, a.ranking)
-        if a.out:
-            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.out).write_text(json.dumps(results, indent=1))
-        return 0
+        return write_results(a.out, results)
     units = ("pages", "seconds") if a.budget_unit == "both" else (a.budget_unit,)
     if a.budget_unit == "both" and not a.compare_rankings:
         raise SystemExit("--budget-unit both is for --compare-rankings")
@@ -718,10 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(parts) == 2:
             results["all"] = compare_rankings(parts["real"] + parts["synth"], "both parts (one budget)", model, alphas,
                                               units)
-        if a.out:
-            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.out).write_text(json.dumps(results, indent=1, default=str))
-        return 0
+        return write_results(a.out, results)
     if "real" in parts:
         results["real"] = report(parts["real"], "Part real (held-out real PDFs)", refs["real"], model, alphas,
                                  a.ranking, a.budget_unit)
@@ -732,9 +720,14 @@ def main(argv: list[str] | None = None) -> int:
         results["all"] = report(parts["real"] + parts["synth"], "Both parts together (one budget over the union)",
                                 "per document its part's reference (real: pdftotext, synth: exact)", model, alphas,
                                 a.ranking, a.budget_unit)
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(results, indent=1))
+    return write_results(a.out, results)
+
+
+def write_results(out: str | None, results: dict) -> int:
+    """The figures as JSON at `out` (when given); the exit status of main."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(results, indent=1, default=str))
     return 0
 
 

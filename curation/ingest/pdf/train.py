@@ -75,8 +75,6 @@ def attach_cost_model(model_path: str | Path, rows_path: str | Path, out_path: s
                       parser: str = "tesseract") -> dict[str, Any]:
     """Fit only the expensive parser's cost model and store it in an existing model file (the accuracy head and
     its weights are left exactly as they are). Returns the cost model's training report."""
-    from curation.ingest.pdf.predictor import RouterModel
-
     model = RouterModel.from_dict(json.loads(Path(model_path).read_text()))
     cm = expensive_cost_model(load_rows(rows_path), parser)
     model.expensive_cost = cm.to_dict()
