@@ -57,6 +57,11 @@ fragments are the generic ones of trafilatura's discard list (no site-specific n
 contains one are skipped with their subtree. Costs ~8% of the extraction; +1.7 F1 points on the scrapinghub set,
 +1.9 on the trafilatura set (notes/issue-3.md)."""
 _SKIP = [f'[class*="{c}"]:not(body):not(html)' for c in BOILERPLATE_CLASSES]
+# comments=False: reader comment sections are not main content (same as trafilatura's include_comments=False
+# below and datatrove's setting); alt texts, link targets, form fields and bullets are not prose either;
+# post_meta=False: bylines and publication dates are not article text (trafilatura's with_metadata=False).
+_OPTIONS = dict(main_content=True, comments=False, alt_texts=False, links=False, form_fields=False, noscript=False,
+                list_bullets=False, post_meta=False)
 _MIN_KEPT = 0.2
 """When skipping those elements leaves less than this share of the text extracted without them (a wrapper
 around the whole article carried such a class), the page is extracted again without the skip list."""
@@ -67,14 +72,9 @@ def resiliparse_text(html: str) -> str:
     from resiliparse.parse.html import HTMLTree
 
     tree = HTMLTree.parse(html)
-    # comments=False: reader comment sections are not main content (same as trafilatura's include_comments=False
-    # below and datatrove's setting); alt texts, link targets, form fields and bullets are not prose either;
-    # post_meta=False: bylines and publication dates are not article text (trafilatura's with_metadata=False).
-    kw = dict(main_content=True, comments=False, alt_texts=False, links=False, form_fields=False, noscript=False,
-              list_bullets=False, post_meta=False)
-    text = extract_plain_text(tree, skip_elements=_SKIP, **kw) or ""
+    text = extract_plain_text(tree, skip_elements=_SKIP, **_OPTIONS) or ""
     if len(text) < 500:  # cheap check first: only short outputs can have lost a whole article
-        plain = extract_plain_text(tree, **kw) or ""
+        plain = extract_plain_text(tree, **_OPTIONS) or ""
         if len(text) < _MIN_KEPT * len(plain):
             return plain
     return text
