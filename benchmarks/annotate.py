@@ -64,7 +64,7 @@ def web_pages() -> list[dict]:
 
 
 def warc_pages() -> list[dict]:
-    from curation.annotate.training_data import warc_page_texts
+    from curation.stages.annotate.training_data import warc_page_texts
 
     paths = [p for p in sorted((ROOT / "sample_data" / "warc").glob("*.warc*")) if not p.name.endswith((".wat.gz", ".wet.gz"))]
     return [{"id": f"warc/{i}", "text": t} for i, t in enumerate(warc_page_texts(paths))]
@@ -107,12 +107,14 @@ def ours(docs: list[dict], batch: int, repeat: int = 3) -> dict:
     import numpy as np
     import pyarrow as pa
 
-    from curation.annotate.c4 import C4Config
-    from curation.annotate.classifier import FastTextScorer
-    from curation.annotate.langid import LanguageIdentifier
-    from curation.annotate.rules import TextBatch
-    from curation.annotate.tokenizer import load_tokenizer, piece_counter, token_counts
-    from curation.stages.annotate import DEFAULT_QUALITY_MODEL, RULESETS, AnnotateConfig, AnnotateTransform
+    from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL, AnnotateConfig
+    from curation.stages.annotate.langid import LanguageIdentifier
+    from curation.stages.annotate.rules import rulesets
+    from curation.stages.annotate.rules.base import TextBatch
+    from curation.stages.annotate.rules.c4 import C4Config
+    from curation.stages.annotate.stage import AnnotateTransform
+    from curation.text.classifier import FastTextScorer
+    from curation.text.tokenizer import load_tokenizer, piece_counter, token_counts
 
     cfg = AnnotateConfig()
     cfg.c4 = C4Config(require_terminal_punct=True)  # datatrove's C4QualityFilter default, for the comparison
@@ -128,7 +130,7 @@ def ours(docs: list[dict], batch: int, repeat: int = 3) -> dict:
     # One-time costs (imports, regex compilation, the tokenizer's character table) outside the timing,
     # as the peer's warm-up document does for spaCy.
     warm = pa.array(texts[:20], pa.string())
-    for name, cls in RULESETS.items():
+    for name, cls in rulesets().items():
         cls(getattr(cfg, name)).compute(TextBatch(warm))
     token_counts(warm)
 
@@ -147,7 +149,7 @@ def ours(docs: list[dict], batch: int, repeat: int = 3) -> dict:
     keep, c, w = measured(run_lid, repeat)
     res["keep"]["language"], res["reason"]["language"] = keep, [None if k else "language" for k in keep]
     res["cpu_s"]["language"], res["wall_s"]["language"] = c, w
-    for name, cls in RULESETS.items():
+    for name, cls in rulesets().items():
         rs = cls(getattr(cfg, name))
 
         def run_rules(rs=rs):
@@ -166,7 +168,7 @@ def ours(docs: list[dict], batch: int, repeat: int = 3) -> dict:
     def run_all_rules():
         for ch in chunks:
             tb = TextBatch(pa.array(ch, pa.string()))
-            for name, cls in RULESETS.items():
+            for name, cls in rulesets().items():
                 cls(getattr(cfg, name)).compute(tb)
 
     _, res["cpu_s"]["all_rulesets_shared"], res["wall_s"]["all_rulesets_shared"] = measured(run_all_rules, repeat)
@@ -196,7 +198,7 @@ def ours(docs: list[dict], batch: int, repeat: int = 3) -> dict:
 # -- peer ----------------------------------------------------------------------------------------------
 
 def peer(docs_path: Path, out_path: Path, python: Path) -> dict | None:
-    from curation.annotate.langid import default_model_path
+    from curation.stages.annotate.langid import default_model_path
 
     if not (python.parent.parent / ".ready").exists() and not python.exists():
         print(f"no datatrove venv at {python.parent.parent} (see --build-peer); peer columns left empty", file=sys.stderr)
@@ -221,8 +223,8 @@ def build_peer() -> None:
 # -- accuracy checks -----------------------------------------------------------------------------------
 
 def langid_accuracy() -> dict:
-    from curation.annotate.classifier import load_model
-    from curation.annotate.langid import LanguageIdentifier
+    from curation.stages.annotate.langid import LanguageIdentifier
+    from curation.text.classifier import load_model
 
     path = EXT / "langid" / "snippets.jsonl"
     if not path.exists():
@@ -258,7 +260,7 @@ def classifier_check() -> dict:
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
     from curation.commands.quality import evaluate
-    from curation.stages.annotate import DEFAULT_QUALITY_MODEL
+    from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL
 
     folder = EXT / "web_extraction" / "scrapinghub_aeb"
     if not folder.exists():

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/dedup.py --docs 1000000 --no-peers   # the full-size run (hours on 2 cores)
 
 What it does:
-1. builds the corpus (curation.dedup.planted): `--bases` real base documents with 11 planted variants
+1. builds the corpus (curation.stages.dedup.planted): `--bases` real base documents with 11 planted variants
    each (labels = measured Jaccard / containment), plus real-word Markov filler up to `--docs`;
    writes JSONL shards to OUT/corpus;
 2. runs OUR dedup stage end to end through the real runner on Spark (read -> dedup -> Parquet
@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation.dedup.planted import Label, build_corpus  # noqa: E402
+from curation.stages.dedup.planted import Label, build_corpus  # noqa: E402
 
 PEER_VENV = ROOT / ".bench" / "datatrove-venv"
 
@@ -213,7 +213,7 @@ def containment_metrics(out: Path, dropped: dict[str, dict], labels: list[Label]
     """Recall: planted excerpts/truncations (C >= t to their base) that were dropped (any reason) naming a
     document that really contains them (C >= t, measured). Precision: share of `contained` drops whose
     measured containment in the named document is >= t (chained drops name the final kept document)."""
-    from curation.dedup.shingles import containment, shingle_set
+    from curation.stages.dedup.shingles import containment, shingle_set
 
     want = [lab for lab in labels if lab.kind in ("excerpt", "truncation") and lab.containment >= t]
     contained = {s: r for s, r in dropped.items() if r["reason"] == "contained"}
@@ -243,8 +243,8 @@ def run_ensemble(out: Path, labels: list[Label], args: argparse.Namespace) -> di
     import pyarrow as pa
     from datasketch import LeanMinHash, MinHash, MinHashLSHEnsemble
 
-    from curation.dedup.features import FeatureTransform
-    from curation.dedup.shingles import containment
+    from curation.stages.dedup.features import FeatureTransform
+    from curation.stages.dedup.shingles import containment
 
     texts, ids = [], []
     for f in sorted((out / "corpus").glob("*.jsonl")):
@@ -299,7 +299,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--filler-jump", type=float, default=0.25,
                     help="Markov filler: chance per word of a unigram jump (0 = the pure bigram chain of earlier runs; "
-                         "see curation.dedup.planted.MarkovFiller)")
+                         "see curation.stages.dedup.planted.MarkovFiller)")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--containment-threshold", type=float, default=0.8)
     ap.add_argument("--num-perm", type=int, default=256)
@@ -334,7 +334,7 @@ def main() -> int:
     results["ours"] = {k: v for k, v in ours.items() if k != "dropped"}
     results["ours"]["containment"] = containment_metrics(out, ours["dropped"], labels, args.containment_threshold)
     if not args.no_peers:
-        from curation.dedup.config import DedupConfig
+        from curation.stages.dedup.config import DedupConfig
 
         b, r = DedupConfig(threshold=args.threshold, num_perm=args.num_perm).band_rows()
         for bb, rr in [(14, 8), (b, r)]:

@@ -73,7 +73,7 @@ def make_corpus(path: Path, n: int, seed: int = 0) -> int:
 def bench_in_process(stage: str, path: Path, batch: int) -> tuple[float, int]:
     from curation.config import load_config
     from curation.io.readers import read_file
-    from curation.stages.normalize import NormalizeTransform
+    from curation.stages.normalize.stage import NormalizeTransform
 
     if stage != "normalize":
         raise SystemExit("the in-process comparison is wired for normalize only")

@@ -16,7 +16,7 @@ Both parts come in the same kinds: born-digital, image-only (exactly --image-sha
 CPU-seconds (OCR includes the Tesseract process); strategies are then evaluated on those measured outputs
 and costs, so they are compared on identical work:
   cheap-only (pdfium), pypdf-only, expensive-only (tesseract), the router at several alpha (the real gate,
-  predictor and budget rule of curation.ingest.pdf.router over the whole set as one batch), and an oracle
+  predictor and budget rule of curation.stages.ingest.pdf.router over the whole set as one batch), and an oracle
   router that knows the measured BLEU and gets the same alpha.
 Accuracy per document: CAR, BLEU, word F1 against the part's reference; each part is routed and reported on its
 own, then both together (one budget over the union; its accuracy mixes the two references).
@@ -44,11 +44,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation.ingest.pdf.degrade import make_variant, mixed_pdf  # noqa: E402
-from curation.ingest.pdf.features import FEATURES, PageStructure, TextStats, text_stats  # noqa: E402
-from curation.ingest.pdf.metrics import bleu, car, word_f1  # noqa: E402
-from curation.ingest.pdf.predictor import load_model, r2  # noqa: E402
-from curation.ingest.pdf.router import (  # noqa: E402
+from curation.stages.ingest.pdf.degrade import make_variant, mixed_pdf  # noqa: E402
+from curation.stages.ingest.pdf.features import FEATURES, PageStructure, TextStats, text_stats  # noqa: E402
+from curation.stages.ingest.pdf.metrics import bleu, car, word_f1  # noqa: E402
+from curation.stages.ingest.pdf.predictor import load_model, r2  # noqa: E402
+from curation.stages.ingest.pdf.router import (  # noqa: E402
     PER_SECOND,
     RANKINGS,
     BudgetRouter,
@@ -59,8 +59,8 @@ from curation.ingest.pdf.router import (  # noqa: E402
     priority,
     validity_gate,
 )
-from curation.ingest.pdf.synth import load_texts, split_of  # noqa: E402
-from curation.ingest.pdf.trainset import HELDOUT, identity_diff, measure, source_pdfs, synth_variant  # noqa: E402
+from curation.stages.ingest.pdf.synth import load_texts, split_of  # noqa: E402
+from curation.stages.ingest.pdf.trainset import HELDOUT, identity_diff, measure, source_pdfs, synth_variant  # noqa: E402
 
 PARSERS = ("pdfium", "pypdf", "tesseract")
 MIX = (("digital", 0.65), ("mixed", 0.1), ("ocr_layer", 0.1), ("garbled", 0.15))
@@ -227,7 +227,7 @@ def _cache_path(path: str, part: str) -> str:
 
 def load_cache(path: str, a: argparse.Namespace, part: str = "real") -> list[Doc] | None:
     """Measured pages from an earlier run with the same set parameters (routing is re-evaluated, OCR is not)."""
-    from curation.ingest.pdf.trainset import PageRecord
+    from curation.stages.ingest.pdf.trainset import PageRecord
 
     p = Path(_cache_path(path, part))
     if not p.exists():
@@ -253,7 +253,7 @@ def load_cache(path: str, a: argparse.Namespace, part: str = "real") -> list[Doc
 def refeature(docs: list[Doc], a: argparse.Namespace, part: str) -> None:
     """The features changed since the pages were measured: rebuild the (deterministic) documents and redo only
     the cheap pass (features, structure and its CPU-seconds); parser outputs, scores and OCR seconds are kept."""
-    from curation.ingest.pdf.analysis import analyse
+    from curation.stages.ingest.pdf.analysis import analyse
 
     raw = _build(a, part)
     if [(n, k) for n, k, _, _ in raw] != [(d.name, d.kind) for d in docs]:
@@ -636,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alphas", default="0.05,0.1,0.2,0.3,0.4")
     ap.add_argument("--budget-fraction", type=float, default=0.1,
                     help="also route at the alpha that a budget of this fraction of expensive-only's CPU cost per page "
-                         "gives (PAPERS.md 1a step 6, with the per-parser costs measured at training time and stored "
+                         "gives (docs/PAPERS.md 1a step 6, with the per-parser costs measured at training time and stored "
                          "in the model, not the benchmark's); 0.1 = the issue's 10x target; 0: off")
     ap.add_argument("--refeature", action="store_true", help="recompute features and the cheap pass's CPU-seconds of "
                     "cached documents (after a change of the cheap pass)")
@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
                          "first, then other gate verdicts, then expected improvement; improvement = expected "
                          "improvement alone")
     ap.add_argument("--budget-unit", choices=("pages", "seconds", "both"), default="pages",
-                    help="how the router accounts its budget: pages = floor(alpha x pages) (the default, PAPERS.md 1c.1); "
+                    help="how the router accounts its budget: pages = floor(alpha x pages) (the default, docs/PAPERS.md 1c.1); "
                          "seconds = OCR pages in rank order while their predicted OCR seconds (the model's cost model) "
                          "fit in the seconds alpha stands for at the model's mean costs; both (--compare-rankings only)")
     ap.add_argument("--compare-rankings", action="store_true",

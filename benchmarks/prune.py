@@ -55,8 +55,8 @@ def synthetic(n: int, dim: int, topics: int, dup_share: float, seed: int = 0) ->
 
 
 def bench_embeddings(args: argparse.Namespace) -> dict:
-    from curation.prune.config import PruneConfig
-    from curation.prune.embed import encode, pick_device
+    from curation.stages.prune.config import PruneConfig
+    from curation.stages.prune.embed import encode, pick_device
 
     texts, distinct = passages(args.embed_docs)
     cfg = PruneConfig(batch_size=args.batch_size, max_seq_length=args.max_seq_length, device=args.device,
@@ -74,8 +74,8 @@ def bench_embeddings(args: argparse.Namespace) -> dict:
 
 
 def bench_cluster_and_dedup(args: argparse.Namespace) -> dict:
-    from curation.prune.kmeans import auto_k, centroid_index, fit_spherical_kmeans, nearest_centroid
-    from curation.prune.semdedup import max_earlier_similarity, processing_order, resolve_keepers
+    from curation.stages.prune.kmeans import auto_k, centroid_index, fit_spherical_kmeans, nearest_centroid
+    from curation.stages.prune.semdedup import max_earlier_similarity, processing_order, resolve_keepers
 
     n = args.synthetic
     x = synthetic(n, args.dim, args.topics, args.dup_share)

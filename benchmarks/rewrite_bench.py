@@ -38,8 +38,8 @@ def _port() -> int:
 
 
 def run(backend, docs: list[str], template, max_tokens: int) -> tuple[float, int, int]:
-    from curation.rewrite.backends import Sampling
-    from curation.rewrite.parse import parse_output
+    from curation.stages.rewrite.backends import Sampling
+    from curation.stages.rewrite.parse import parse_output
 
     t = time.perf_counter()
     gens = backend.generate([template.build(d) for d in docs], Sampling(max_tokens=max_tokens, seed=0))
@@ -59,9 +59,9 @@ def main() -> None:
     p.add_argument("--model", default="smollm2-135m")
     p.add_argument("--no-embedded", action="store_true")
     a = p.parse_args()
-    from curation.rewrite.backends.embedded import EmbeddedLlamaBackend, default_model_path
-    from curation.rewrite.backends.http import OpenAIHTTPBackend
-    from curation.rewrite.prompts import load_template
+    from curation.stages.rewrite.backends.embedded import EmbeddedLlamaBackend, default_model_path
+    from curation.stages.rewrite.backends.http import OpenAIHTTPBackend
+    from curation.stages.rewrite.prompts import load_template
 
     docs = _docs(a.docs)
     template = load_template(a.prompt)
@@ -70,7 +70,7 @@ def main() -> None:
     url = a.base_url
     if not url:
         port = _port()
-        proc = subprocess.Popen([sys.executable, "-m", "curation.rewrite.llama_server", "--model", str(default_model_path()),
+        proc = subprocess.Popen([sys.executable, "-m", "curation.stages.rewrite.llama_server", "--model", str(default_model_path()),
                                  "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}/v1"

@@ -24,10 +24,10 @@ def main() -> None:
     p.add_argument("--budget-tokens", type=float, default=2e9)
     p.add_argument("--proxy-steps", type=int, default=50)
     a = p.parse_args()
-    from curation.select.buckets import histogram_files, quality_buckets
-    from curation.select.config import SelectConfig
-    from curation.select.fit import fit_laws, synthetic_curves
-    from curation.select.plan import make_plan
+    from curation.engine.histogram import histogram_files, quality_buckets
+    from curation.stages.select.config import SelectConfig
+    from curation.stages.select.fit import fit_laws, synthetic_curves
+    from curation.stages.select.plan import make_plan
 
     rows = []
     rng = np.random.default_rng(0)
@@ -63,7 +63,7 @@ def main() -> None:
     if a.proxy_steps:
         import torch
 
-        from curation.select.proxy import VOCAB, build_model
+        from curation.stages.select.proxy import VOCAB, build_model
 
         torch.set_num_threads(1)
         m = build_model("byte-tiny", 64)

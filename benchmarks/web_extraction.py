@@ -15,7 +15,7 @@ Data (../shared/sample_data_ext/web_extraction/):
 
 Systems, all fed the same decoded HTML (our charset detection) and timed on the extraction alone,
 start-up excluded:
-- ours default / router / trafilatura: `curation.ingest.web.sandbox.Extractor` exactly as `ingest` runs
+- ours default / router / trafilatura: `curation.stages.ingest.web.sandbox.Extractor` exactly as `ingest` runs
   it: pages go to the extraction worker as bytes (here the UTF-8 of the decoded page, declared utf-8)
   and the worker decodes them, so our figures include a decode that the bare libraries do not pay;
   "in-process" is the same extractor with no worker (extract_timeout_s=0: no hang guard);
@@ -53,7 +53,7 @@ PEER_SCRIPT = Path(__file__).with_name("web_extraction_datatrove.py")
 
 # -- data -------------------------------------------------------------------------------------------
 def load_scrapinghub(root: Path, limit: int | None) -> list[dict]:
-    from curation.ingest.web.charset import decode_html
+    from curation.stages.ingest.web.charset import decode_html
 
     truth = json.loads((root / "ground-truth.json").read_text())
     pages = []
@@ -64,7 +64,7 @@ def load_scrapinghub(root: Path, limit: int | None) -> list[dict]:
 
 
 def load_trafilatura_eval(root: Path, limit: int | None) -> list[dict]:
-    from curation.ingest.web.charset import decode_html
+    from curation.stages.ingest.web.charset import decode_html
 
     ann = json.loads((root / "annotations.json").read_text())
     pages = []
@@ -146,9 +146,9 @@ def run_local(fn: Callable[[str, str | None], str | None], pages: list[dict]) ->
 
 def ours(method: str, timeout_s: float, threshold: float, budget: float, routed: list[int]):
     """Our extractor as `ingest` runs it: sandboxed worker, pages pipelined a reader window at a time."""
-    from curation.ingest.web.documents import WebReader
-    from curation.ingest.web.extract import Extraction
-    from curation.ingest.web.sandbox import Extractor
+    from curation.stages.ingest.web.documents import WebReader
+    from curation.stages.ingest.web.extract import Extraction
+    from curation.stages.ingest.web.sandbox import Extractor
 
     ex = Extractor(method, timeout_s, threshold, router_budget=budget)
     list(ex.map([("<html><body><p>warm up</p></body></html>", None)]))  # start the worker outside the timing
@@ -215,8 +215,8 @@ def router_sweep(pages: list[dict], budgets: list[float], threshold: float, wind
     (CPU, in-process); then for every budget the router's choices (the same `choose_for_budget` as
     `ingest`, windows of `window` pages in file order) give the routed F1 and CPU cost exactly. The
     per-page oracle (best of both, needs the truth) is the ceiling."""
-    from curation.ingest.web.extract import boilerplate_score, resiliparse_text, trafilatura_text
-    from curation.ingest.web.sandbox import choose_for_budget
+    from curation.stages.ingest.web.extract import boilerplate_score, resiliparse_text, trafilatura_text
+    from curation.stages.ingest.web.sandbox import choose_for_budget
 
     per = []
     for p, html, html2 in zip(pages, fresh_html(pages), fresh_html(pages), strict=True):
@@ -271,9 +271,9 @@ def ingest_cost(pages: list[dict], repeat: int) -> dict[str, float]:
     charset, extraction, rows), with the hang guard and in-process; rounds alternate between the two."""
     import tempfile
 
-    from curation.ingest.web.config import IngestConfig
-    from curation.ingest.web.documents import read_web_file
-    from curation.ingest.web.sandbox import Extractor
+    from curation.stages.ingest.config import IngestConfig
+    from curation.stages.ingest.web.documents import read_web_file
+    from curation.stages.ingest.web.sandbox import Extractor
 
     out: dict[str, list[float]] = {"guarded": [], "in-process": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-ingest", action="store_true", help="skip the whole-reader (WARC to rows) cost table")
     a = ap.parse_args(argv)
 
-    from curation.ingest.web.config import IngestConfig
+    from curation.stages.ingest.config import IngestConfig
 
     threshold = a.router_threshold if a.router_threshold is not None else IngestConfig().router_threshold
     budget = a.router_budget if a.router_budget is not None else IngestConfig().router_budget
@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(ratio {ingest['guarded'] / ingest['in-process']:.3f}).")
     sweep = []
     if a.sweep:
-        from curation.ingest.web.documents import WebReader
+        from curation.stages.ingest.web.documents import WebReader
 
         sweep = router_sweep(sh, [float(x) for x in a.sweep.split(",")], threshold, WebReader.WINDOW_PAGES)
         print(f"\nRouter sweep on SH (resiliparse everywhere; trafilatura for the worst-scoring pages above the floor "

@@ -113,9 +113,9 @@ def _logging(verbose: bool) -> None:
 
 def usage() -> str:
     from curation.commands import commands
-    from curation.stages import registry
+    from curation.stages import names
 
-    stages = ", ".join(sorted(registry()))
+    stages = ", ".join(names())
     cmds = ", ".join(sorted(commands()))
     return (__doc__ or "") + f"\nstages: {stages}\ncommands: {cmds}\n"
 
@@ -134,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         if head == "config":
             return cmd_config(rest)
         from curation.commands import commands
-        from curation.stages import registry
+        from curation.stages import names
 
-        if head in registry():
+        if head in names():
             return cmd_stage(head, rest)
         if head in commands():
             return int(commands()[head].main(rest) or 0)

@@ -1,8 +1,8 @@
 """YAML configuration: typed sections with documented defaults, validated with clear errors.
 
-Each stage declares its own section as a dataclass (`Stage.Config`), so adding a stage never means
-editing a central schema; this module only knows the core sections and how to validate any dataclass.
-Every field carries a `doc` in its metadata: `curation config` prints them all with their defaults.
+Each stage declares its own section in `curation/stages/<name>/config.py`, so adding a stage never means
+editing a central schema; this module knows the core sections and how to load a file. Field helpers and
+validation are in `curation/engine/options.py`. `curation config` prints every key with its default.
 """
 
 from __future__ import annotations
@@ -11,24 +11,16 @@ import dataclasses
 import hashlib
 import json
 import os
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from curation.engine.options import ConfigError, build_section, describe_fields, opt, parse_scalar
 
-class ConfigError(ValueError):
-    """A config problem the user can fix; the message names the key."""
-
-
-def opt(default: Any, doc: str, **kw: Any) -> Any:
-    """A documented config field."""
-    if isinstance(default, list | dict):
-        return field(default_factory=lambda d=default: json.loads(json.dumps(d)), metadata={"doc": doc, **kw})
-    return field(default=default, metadata={"doc": doc, **kw})
+__all__ = ["Config", "ConfigError", "InputConfig", "OutputConfig", "PipelineConfig", "SparkConfig",
+           "apply_overrides", "describe", "load_config", "sections"]
 
 
 @dataclass
@@ -77,15 +69,10 @@ CORE_SECTIONS: dict[str, type] = {
 
 
 def sections() -> dict[str, type]:
-    """Core sections plus one per registered stage that declares a Config."""
-    from curation.stages import registry
+    """Core sections plus one per stage that declares a config section."""
+    from curation.stages import config_sections
 
-    out = dict(CORE_SECTIONS)
-    for name, stage_cls in registry().items():
-        cfg = getattr(stage_cls, "Config", None)
-        if cfg is not None:
-            out[name] = cfg
-    return out
+    return {**CORE_SECTIONS, **config_sections()}
 
 
 class Config:
@@ -121,90 +108,6 @@ class Config:
             d["pipeline"] = {"stages": list(stages)}
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, key)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, args))}")
-        return value
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} ({value!r})")
-        return [_coerce(v, args[0] if args else Any, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-        return {str(k): _coerce(v, args[1] if args else Any, f"{key}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        return build_section(tp, value, key)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected true/false, got {value!r}")
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} ({value!r})")
-        return value
-    raise ConfigError(f"{key}: unsupported config type {_type_name(tp)}")
-
-
-def build_section(cls: type, values: dict[str, Any] | None, prefix: str) -> Any:
-    values = values or {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"{prefix}: expected a mapping of keys, got {type(values).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise ConfigError(f"unknown key {prefix}.{unknown[0]} (known keys in {prefix}: {', '.join(names)})")
-    kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}") for k, v in values.items()}
-    obj = cls(**kwargs)
-    check = getattr(obj, "validate", None)
-    if check:
-        try:
-            check()
-        except (ValueError, FileNotFoundError) as e:
-            raise ConfigError(f"{prefix}: {e}") from e
-    return obj
-
-
-def parse_scalar(text: str) -> Any:
-    """`--set key=value`: the value is parsed as YAML, so 0.8, true, [a, b] and null work."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -253,9 +156,9 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
 
 
 def _stage_names() -> list[str]:
-    from curation.stages import registry
+    from curation.stages import names
 
-    return sorted(registry())
+    return sorted(names())
 
 
 def describe() -> str:
@@ -264,20 +167,7 @@ def describe() -> str:
     for name, cls in sections().items():
         lines.append(f"\n### `{name}`\n")
         lines.append("| key | type | default | meaning |\n|---|---|---|---|")
-        lines += _describe_fields(cls, name)
+        lines += describe_fields(cls, name)
     return "\n".join(lines) + "\n"
 
 
-def _describe_fields(cls: type, prefix: str) -> list[str]:
-    rows = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        doc = f.metadata.get("doc", "")
-        if dataclasses.is_dataclass(default):
-            rows.append(f"| `{prefix}.{f.name}` | section | | {doc} |")
-            rows += _describe_fields(type(default), f"{prefix}.{f.name}")
-            continue
-        tp = str(hints[f.name]).replace("typing.", "").replace("<class '", "").replace("'>", "")
-        rows.append(f"| `{prefix}.{f.name}` | {tp} | `{json.dumps(default, default=str)}` | {doc} |")
-    return rows

@@ -13,11 +13,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curation.annotate import textops
-from curation.annotate.gopher_repetition import GopherRepetition, GopherRepetitionConfig
-from curation.annotate.rules import TextBatch
-from curation.annotate.words import tokenize
-from curation.stages.annotate import RULESETS, AnnotateConfig, AnnotateTransform, signal_fields
+from curation.stages.annotate import textops
+from curation.stages.annotate.config import AnnotateConfig
+from curation.stages.annotate.rules import rulesets
+from curation.stages.annotate.rules.base import TextBatch
+from curation.stages.annotate.rules.gopher_repetition import GopherRepetition, GopherRepetitionConfig
+from curation.stages.annotate.stage import AnnotateTransform, signal_fields
+from curation.stages.annotate.words import tokenize
 
 ENGLISH = (
     "The history of the city goes back to the Roman period, when a small fort was built on the hill above the river. "
@@ -81,7 +83,7 @@ def _random_doc(rng: random.Random) -> str:
 
 @pytest.mark.parametrize("dense_share", [0.0, 0.5, 1.0])  # n-gram keys for every position / candidates only
 def test_repetition_signals_match_reference_on_random_documents(monkeypatch, dense_share):
-    monkeypatch.setattr("curation.annotate.gopher_repetition.DENSE_SHARE", dense_share)
+    monkeypatch.setattr("curation.stages.annotate.rules.gopher_repetition.DENSE_SHARE", dense_share)
     rng = random.Random(7)
     texts = [_random_doc(rng) for _ in range(150)]
     vals = GopherRepetition(GopherRepetitionConfig()).compute(TextBatch(pa.array(texts)))
@@ -127,19 +129,19 @@ def test_clean_english_passes_every_rule_set_and_bullets_fail():
     bullets = "\n".join(f"- item number {i} of the shopping list" for i in range(80))
     tb = TextBatch(pa.array([ENGLISH * 2, bullets]))
     cfg = AnnotateConfig()
-    for name, cls in RULESETS.items():
+    for name, cls in rulesets().items():
         rs = cls(getattr(cfg, name))
         vals = rs.compute(tb)
         fails = rs.first_failure(vals, tb.n)
         if name != "gopher_repetition":  # ENGLISH*2 repeats itself on purpose
             assert fails[0] is None, (name, fails[0])
-    gq = RULESETS["gopher_quality"](cfg.gopher_quality)
+    gq = rulesets()["gopher_quality"](cfg.gopher_quality)
     fail = gq.first_failure(gq.compute(tb), 2)[1]
     assert fail.rule == "bullet_lines_frac" and "> max 0.9" in fail.detail()
 
 
 def test_c4_rules():
-    from curation.annotate.c4 import C4, C4Config
+    from curation.stages.annotate.rules.c4 import C4, C4Config
 
     texts = [ENGLISH, ENGLISH + "\nLorem ipsum dolor sit amet, consectetur.", ENGLISH + "\nvar x = {a: 1}; done here.",
              "Too short. Only two sentences here."]
@@ -152,7 +154,7 @@ def test_c4_rules():
 
 
 def test_fineweb_list_page():
-    from curation.annotate.fineweb import FineWeb, FineWebConfig
+    from curation.stages.annotate.rules.fineweb import FineWeb, FineWebConfig
 
     menu = "\n".join(["Home", "About us", "Products", "Contact", "Login", "Cart"] * 5)
     rs = FineWeb(FineWebConfig())
@@ -208,7 +210,7 @@ def test_transform_quarantines_invalid_utf8():
 def test_annotate_only_modes_keep_everything_but_fill_columns():
     cfg = AnnotateConfig()
     cfg.language.mode = "annotate"
-    for name in RULESETS:
+    for name in rulesets():
         getattr(cfg, name).mode = "annotate"
     out = AnnotateTransform(cfg)(batch_of([GERMAN, "- a\n- b"]))
     assert out.column("decision").to_pylist() == ["kept", "kept"]
@@ -231,13 +233,13 @@ def test_declared_signals_match_emitted_columns():
     for name in declared:
         if "__" in name:
             ruleset, rule = name.split("__")
-            assert rule in {r.name for r in RULESETS[ruleset].rules}
+            assert rule in {r.name for r in rulesets()[ruleset].rules}
 
 
 # -- models --------------------------------------------------------------------------------------------
 
 def test_token_counts_use_smollm2_bpe():
-    from curation.annotate.tokenizer import token_counts
+    from curation.text.tokenizer import token_counts
 
     counts = token_counts(["Hello world", "12345", "", None, "x" * 600])
     assert counts[:4].tolist() == [2, 5, 0, 0]  # digits are split one by one (SmolLM2 pre-tokenizer)
@@ -247,7 +249,7 @@ def test_token_counts_use_smollm2_bpe():
 def test_fast_token_counts_equal_the_full_tokenizers_pipeline():
     """The regex pre-tokenizer + per-piece BPE path must count exactly what `tokenizers` itself counts."""
     pytest.importorskip("regex")
-    from curation.annotate.tokenizer import load_tokenizer, piece_counter, token_counts
+    from curation.text.tokenizer import load_tokenizer, piece_counter, token_counts
 
     rng = random.Random(5)
     alphabet = list("ab Z1 .,-'\n\t\r\x0b\x0c()\"/:") + [
@@ -264,7 +266,7 @@ def test_fast_token_counts_equal_the_full_tokenizers_pipeline():
 
 
 def test_language_identifier_keep_scores():
-    from curation.annotate.langid import LanguageIdentifier
+    from curation.stages.annotate.langid import LanguageIdentifier
 
     langs, scores, keep = LanguageIdentifier().predict([ENGLISH, GERMAN, ""], keep=["en"])
     assert langs[:2] == ["en", "de"] and langs[2] is None
@@ -272,7 +274,7 @@ def test_language_identifier_keep_scores():
 
 
 def test_train_and_score_fasttext(tmp_path):
-    from curation.annotate.classifier import FastTextScorer, train_fasttext
+    from curation.text.classifier import FastTextScorer, train_fasttext
 
     rng = random.Random(0)
     sents = [t.strip() for t in ENGLISH.replace("\n", " ").split(". ") if t.strip()]
@@ -308,8 +310,8 @@ def test_quality_command_train_and_errors(tmp_path, capsys):
 
 
 def test_shipped_model_separates_prose_from_listing():
-    from curation.annotate.classifier import FastTextScorer
-    from curation.stages.annotate import DEFAULT_QUALITY_MODEL
+    from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL
+    from curation.text.classifier import FastTextScorer
 
     listing = "\n".join(f"Package: lib{i}\nVersion: 1.{i}-2\nDepends: libc6 (>= 2.{i})" for i in range(15))
     p = FastTextScorer(DEFAULT_QUALITY_MODEL).predict([ENGLISH, listing])

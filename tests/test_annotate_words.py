@@ -1,4 +1,4 @@
-"""The batch word tokenizer (curation/annotate/words.py) against its reference: the same spaCy-like rules
+"""The batch word tokenizer (curation/stages/annotate/words.py) against its reference: the same spaCy-like rules
 written as regex replacements per whitespace piece (the first, slower implementation). The numpy
 version must give exactly the same tokens, in the same order, on random hostile text."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.annotate import words
-from curation.annotate.words import NW, URL_TOKEN, _split, tokenize
+from curation.stages.annotate import words
+from curation.stages.annotate.words import NW, URL_TOKEN, _split, tokenize
 
 _INFIX_CANDIDATE = r"[\pL\pN][-:<>=/,'\x{2019}+*^][\pL\pN]"
 _INFIX = [

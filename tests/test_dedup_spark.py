@@ -10,16 +10,16 @@ import pyarrow.dataset as ds
 import pytest
 
 from curation.config import load_config
-from curation.dedup.config import DedupConfig
-from curation.dedup.planted import build_corpus, read_text
 from curation.engine.runner import run_pipeline
+from curation.stages.dedup.config import DedupConfig
+from curation.stages.dedup.planted import build_corpus, read_text
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_connected_components_large_small_star(spark, tmp_path):
-    from curation.dedup.components import connected_components
+    from curation.stages.dedup.components import connected_components
 
     edges = [(1, 2), (2, 3), (3, 4), (10, 11), (12, 11), (20, 21), (21, 22), (22, 20), (7, 7), (-5, 30), (30, 4)]
     df = spark.createDataFrame(edges, "a long, b long")
@@ -100,7 +100,7 @@ def test_no_component_drops_all_members_and_reruns_are_identical(planted_run, tm
 
 @pytest.mark.heavy
 def test_incremental_index_dedups_new_batches_against_old(spark, tmp_path):
-    from curation.dedup.incremental import dedup_against_index
+    from curation.stages.dedup.incremental import dedup_against_index
 
     recs, labels = _write_corpus(tmp_path / "all.jsonl", 120, 6, seed=3)
     base = [r for r in recs if r["kind"] in ("base", "filler")]
@@ -140,7 +140,7 @@ def test_clough_stevenson_cut_answers_are_caught_and_independent_ones_kept(spark
     """Real text reuse: `cut` answers copy from the Wikipedia source, `non` answers do not."""
     import csv
 
-    from curation.dedup.pipeline import run_dedup
+    from curation.stages.dedup.pipeline import run_dedup
 
     base = ext_dir / "near_dup" / "clough_stevenson_2009"
     labels = {r["file"]: r for r in csv.DictReader((base / "labels.csv").open())}

@@ -10,13 +10,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curation.dedup.config import DedupConfig
-from curation.dedup.containment import EnsembleRows, MinMaxPrune, Plan, equi_depth
-from curation.dedup.features import FeatureTransform
-from curation.dedup.minhash import fold32, minmax_violation, optimal_bands, signatures
-from curation.dedup.near import BucketEdges
-from curation.dedup.planted import MarkovFiller, make_variant, planted_records, read_text, real_texts
-from curation.dedup.shingles import containment, jaccard, shingle_batch, shingle_set
+from curation.stages.dedup.config import DedupConfig
+from curation.stages.dedup.containment import EnsembleRows, MinMaxPrune, Plan, equi_depth
+from curation.stages.dedup.features import FeatureTransform
+from curation.stages.dedup.minhash import fold32, minmax_violation, optimal_bands, signatures
+from curation.stages.dedup.near import BucketEdges
+from curation.stages.dedup.planted import MarkovFiller, make_variant, planted_records, read_text, real_texts
+from curation.stages.dedup.shingles import containment, jaccard, shingle_batch, shingle_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,7 +135,7 @@ def test_clough_files_decode_with_fallback(ext_dir):
 
 @pytest.mark.heavy
 def test_lsh_ensemble_search_finds_excerpts(sample_dir):
-    """PAPERS.md 2e.3 on a CPU budget: excerpts (true C in [0.85, 1]) vs negatives (C < 0.5),
+    """docs/PAPERS.md 2e.3 on a CPU budget: excerpts (true C in [0.85, 1]) vs negatives (C < 0.5),
     num_perm=256, t=0.8: candidate recall >= 0.9, exact verification precision = 1.0, and the
     min-max test never prunes an exact excerpt."""
     rng = np.random.default_rng(7)

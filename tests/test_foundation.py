@@ -13,7 +13,7 @@ from curation import schema as S
 from curation.config import ConfigError, InputConfig, load_config
 from curation.engine.batches import run_in_process
 from curation.io.readers import read_file, reader_schema
-from curation.stages.normalize import NormalizeConfig, NormalizeTransform
+from curation.stages.normalize.stage import NormalizeConfig, NormalizeTransform
 
 
 def test_schema_round_trip_through_parquet(tmp_path):

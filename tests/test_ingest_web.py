@@ -10,13 +10,13 @@ import pyarrow as pa
 import pytest
 
 from curation import schema as S
-from curation.ingest.web.blocklist import UrlBlocklist
-from curation.ingest.web.charset import decode_html
-from curation.ingest.web.config import IngestConfig
-from curation.ingest.web.documents import read_web_file
-from curation.ingest.web.extract import boilerplate_score, extract, resiliparse_text
-from curation.ingest.web.http import dechunk, parse_response
-from curation.ingest.web.sandbox import Extractor, ExtractTimeout
+from curation.stages.ingest.config import IngestConfig
+from curation.stages.ingest.web.blocklist import UrlBlocklist
+from curation.stages.ingest.web.charset import decode_html
+from curation.stages.ingest.web.documents import read_web_file
+from curation.stages.ingest.web.extract import boilerplate_score, extract, resiliparse_text
+from curation.stages.ingest.web.http import dechunk, parse_response
+from curation.stages.ingest.web.sandbox import Extractor, ExtractTimeout
 
 ARTICLE = ("<html><head><title>T</title></head><body><nav><a href='/'>Home</a> <a href='/x'>News</a></nav>"
            "<article><h1>A real headline about rivers</h1>"
@@ -189,7 +189,7 @@ def test_html_files(tmp_path: Path) -> None:
 
 
 def test_router_budget_bounds_reextraction() -> None:
-    from curation.ingest.web.sandbox import choose_for_budget
+    from curation.stages.ingest.web.sandbox import choose_for_budget
 
     scores = [0.9, 0.01, 0.5, None, 0.7, 0.2, 0.03, 0.8, 0.6, 0.4]
     chosen, credit = choose_for_budget(scores, threshold=0.05, budget=0.2, credit=0.0)
@@ -337,7 +337,7 @@ def test_worker_killed_mid_window_is_an_extract_error_and_the_rest_go_on() -> No
     import signal
     import threading
 
-    from curation.ingest.web.sandbox import ExtractFailed
+    from curation.stages.ingest.web.sandbox import ExtractFailed
 
     pages = [(ARTICLE.encode(), None, None), (NESTED, None), (ARTICLE.replace("rivers", "lakes"), None)]
     with Extractor("resiliparse", timeout_s=30, router_threshold=0.05) as ex:

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 
 from curation import schema as S
-from curation.ingest.web.config import IngestConfig
-from curation.ingest.web.documents import read_web_file
-from curation.ingest.web.warc import GZIP_MAGIC
+from curation.stages.ingest.config import IngestConfig
+from curation.stages.ingest.web.documents import read_web_file
+from curation.stages.ingest.web.warc import GZIP_MAGIC
 
 CASES = 320
 CFG = IngestConfig(extract_timeout_s=0)  # in-process extraction: the fuzz targets framing and accounting
@@ -43,7 +43,7 @@ def _check_rows(rows: list[dict]) -> None:
 
 def _positions(path: Path) -> dict[str, str]:
     """source_id -> position (the reader's doc ids are position-based; recover positions by re-reading)."""
-    from curation.ingest.web.warc import RawRecord, iter_records
+    from curation.stages.ingest.web.warc import RawRecord, iter_records
 
     out = {}
     with open(path, "rb") as f:
@@ -116,7 +116,7 @@ def test_fuzz_truncations_and_flips(sample_dir: Path, tmp_path: Path, seed: int)
 def test_fuzz_through_the_extraction_worker(sample_dir: Path, tmp_path: Path) -> None:
     """The worker path (shared-memory pages, one worker for all cases) gives exactly the in-process rows on
     damaged files too: one row per record, none lost, same decisions, reasons and texts."""
-    from curation.ingest.web.sandbox import Extractor
+    from curation.stages.ingest.web.sandbox import Extractor
 
     rng = random.Random(1)
     files = _warcs(sample_dir)

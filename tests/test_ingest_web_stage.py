@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation import schema as S
-from curation.ingest.web.config import IngestConfig
-from curation.ingest.web.documents import read_web_file
+from curation.stages.ingest.config import IngestConfig
+from curation.stages.ingest.web.documents import read_web_file
 
 
 @pytest.mark.spark
@@ -86,9 +86,9 @@ def test_ingest_stage_end_to_end(spark, sample_dir: Path, tmp_path: Path, make_c
 def test_pdfs_skipped_with_a_reason_when_the_pdf_path_is_missing(spark, sample_dir: Path, tmp_path: Path,
                                                                  make_config, monkeypatch) -> None:
     """Before (or without) the PDF engineer's implementation: every PDF is one counted row, never a crash."""
-    import curation.ingest.pdf.frames as frames
-    from curation.stages.base import StageContext
-    from curation.stages.ingest import IngestStage
+    import curation.stages.ingest.pdf.frames as frames
+    from curation.engine.stage import StageContext
+    from curation.stages.ingest.stage import IngestStage
 
     def missing(ctx, cfg, frame):
         raise NotImplementedError("PDF ingestion is not built yet")

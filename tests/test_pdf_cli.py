@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from curation.commands import pdf as cmd
-from curation.ingest.pdf.predictor import DEFAULT_MODEL, RouterModel
-from curation.ingest.pdf.preferences import Preference, append_preference
+from curation.stages.ingest.pdf.predictor import DEFAULT_MODEL, RouterModel
+from curation.stages.ingest.pdf.preferences import Preference, append_preference
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ROOT / "data" / "pdf_router" / "train_pages.jsonl"

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from curation import schema as S
-from curation.ingest.pdf.config import PdfConfig
-from curation.ingest.pdf.degrade import make_variant
-from curation.ingest.pdf.parsers import PARSERS, Parser
-from curation.ingest.pdf.pipeline import parse_pdfs
+from curation.stages.ingest.pdf.config import PdfConfig
+from curation.stages.ingest.pdf.degrade import make_variant
+from curation.stages.ingest.pdf.parsers import PARSERS, Parser
+from curation.stages.ingest.pdf.pipeline import parse_pdfs
 
 
 class SlowParser(Parser):
@@ -71,7 +71,7 @@ def test_born_digital_and_scan_each_page_recorded(sample_dir, topo, scan):
     assert all(p["parser"] in ("pdfium", "pypdf") for p in pages)
     assert digital["domain"] == "example.org" and digital["source_type"] == "pdf"
     assert "Topological" in digital["text"]
-    # offsets = cumulative page lengths (PAPERS.md 1c.4)
+    # offsets = cumulative page lengths (docs/PAPERS.md 1c.4)
     for p in pages:
         assert digital["text"][p["offset"]:p["offset"] + p["chars"]] == digital["text"][p["offset"]:][:p["chars"]]
     assert pages[1]["offset"] == pages[0]["chars"] + 2
@@ -192,7 +192,7 @@ def test_config_validation(make_config):
     cfg = build_section(PdfConfig, {"expensive_parser": "nougat", "http_parsers": {"nougat": "http://gpu:8000"},
                                     "gate": {"max_cid_frac": 0.1}}, "ingest.pdf")
     assert cfg.gate.max_cid_frac == 0.1
-    from curation.ingest.pdf.pipeline import resolve_plan
+    from curation.stages.ingest.pdf.pipeline import resolve_plan
 
     with pytest.raises(ValueError, match="prior_accuracy"):
         resolve_plan(cfg)
@@ -203,7 +203,7 @@ def test_config_validation(make_config):
 
 
 def test_sandbox_survives_a_crashing_and_a_hanging_call():
-    from curation.ingest.pdf.sandbox import Sandbox, SandboxCrash, SandboxError, SandboxTimeout
+    from curation.stages.ingest.pdf.sandbox import Sandbox, SandboxCrash, SandboxError, SandboxTimeout
 
     box = Sandbox(memory_limit_mb=1024)
     try:
@@ -212,7 +212,7 @@ def test_sandbox_survives_a_crashing_and_a_hanging_call():
         with pytest.raises(SandboxTimeout):
             box.call("time:sleep", 30, timeout=0.5)
         with pytest.raises(SandboxError) as e:
-            box.call("curation.ingest.pdf.parsers:open_pdf", b"", timeout=20)
+            box.call("curation.stages.ingest.pdf.parsers:open_pdf", b"", timeout=20)
         assert e.value.reason == "pdf_empty_file"
         assert box.call("math:sqrt", 16.0, timeout=20) == 4.0
     finally:

@@ -1,4 +1,4 @@
-"""Router: budget invariants (PAPERS.md 1c.1-1c.2), validity gate, predictor training/IO, preference alignment."""
+"""Router: budget invariants (docs/PAPERS.md 1c.1-1c.2), validity gate, predictor training/IO, preference alignment."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curation.ingest.pdf.features import PageStructure, text_stats
-from curation.ingest.pdf.predictor import RouterModel, load_model, r2, train_regression
-from curation.ingest.pdf.preferences import (
+from curation.stages.ingest.pdf.features import PageStructure, text_stats
+from curation.stages.ingest.pdf.predictor import RouterModel, load_model, r2, train_regression
+from curation.stages.ingest.pdf.preferences import (
     Preference,
     align,
     append_preference,
     pairwise_accuracy,
     read_preferences,
 )
-from curation.ingest.pdf.router import (
+from curation.stages.ingest.pdf.router import (
     PER_SECOND,
     RANKINGS,
     BudgetRouter,
@@ -125,7 +125,7 @@ def test_predictor_learns_and_round_trips(tmp_path):
 
 
 def test_shipped_model_loads_and_predicts():
-    from curation.ingest.pdf.features import FEATURES
+    from curation.stages.ingest.pdf.features import FEATURES
 
     m = load_model()
     assert m.features == list(FEATURES)
@@ -180,7 +180,7 @@ def test_pages_without_text_layer_outrank_garbled_ones():
 
 
 def test_improvement_ranking_orders_every_proposal_by_expected_gain():
-    """The alternative rule (PAPERS.md 1a step 5 as written): a garbled layer with a larger predicted gain beats a
+    """The alternative rule (docs/PAPERS.md 1a step 5 as written): a garbled layer with a larger predicted gain beats a
     page without a text layer; the gate still zeroes the cheap parsers' prediction, so the no-text page ranks by
     its predicted OCR accuracy."""
     pred = np.array([[0.0, 0.0, 0.99], [0.0, 0.0, 0.5], [0.9, 0.9, 0.95], [0.9, 0.9, 0.2]])
@@ -215,8 +215,8 @@ def test_budget_invariant_with_gates_under_both_rankings(ranking, alpha):
 
 def test_global_budget_over_many_small_documents():
     """Per-document caps would give a 2-page scan floor(0.2 * 2) = 0 pages; the global rule does not."""
-    from curation.ingest.pdf.pipeline import apply_budget
-    from curation.ingest.pdf.router import select_global
+    from curation.stages.ingest.pdf.pipeline import apply_budget
+    from curation.stages.ingest.pdf.router import select_global
 
     rows = [{"_key": i, "_units": 2, "_cand_pages": [], "_cand_scores": []} for i in range(9)]
     rows.append({"_key": 9, "_units": 2, "_cand_pages": [1, 2], "_cand_scores": [20.5, 20.4]})  # a scan
@@ -275,7 +275,7 @@ def test_router_passes_predicted_seconds_to_the_ranking():
 
 @pytest.mark.parametrize("ranking", RANKINGS)
 def test_seconds_budget_keeps_the_compute_budget(ranking):
-    """PAPERS.md 1c.2 with per-page costs: n * t_c + the routed pages' predicted seconds <= T = n * budget."""
+    """docs/PAPERS.md 1c.2 with per-page costs: n * t_c + the routed pages' predicted seconds <= T = n * budget."""
     rng = np.random.default_rng(7)
     t_c = 0.01
     for budget in (0.0, 0.05, 0.3, 2.0):
@@ -311,7 +311,7 @@ def test_seconds_budget_carries_unused_seconds_to_the_next_batch():
 
 
 def test_cost_model_recovers_a_known_law_and_round_trips():
-    from curation.ingest.pdf.cost import COST_FEATURES, CostModel, fit_cost_model
+    from curation.stages.ingest.pdf.cost import COST_FEATURES, CostModel, fit_cost_model
 
     rng = np.random.default_rng(0)
     names = ["img_rendered", *COST_FEATURES, "other"]
@@ -337,8 +337,8 @@ def test_cost_model_recovers_a_known_law_and_round_trips():
 def test_shipped_model_predicts_ocr_seconds_from_the_training_timings():
     """The cost model in the shipped file comes from the training rows' measured OCR seconds; it must rank pages
     by OCR time far better than chance (leave-PDFs-out CV R^2 on log seconds) and keep the measured scale."""
-    from curation.ingest.pdf.features import FEATURES
-    from curation.ingest.pdf.train import expensive_cost_model, load_rows
+    from curation.stages.ingest.pdf.features import FEATURES
+    from curation.stages.ingest.pdf.train import expensive_cost_model, load_rows
 
     rows = load_rows(ROWS)
     cm = expensive_cost_model(rows)

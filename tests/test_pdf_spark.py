@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from curation import schema as S
-from curation.ingest.pdf.config import PdfConfig
-from curation.ingest.pdf.degrade import make_variant
-from curation.ingest.pdf.frames import output_schema, pdf_documents
-from curation.ingest.pdf.parsers import PARSERS
+from curation.stages.ingest.pdf.config import PdfConfig
+from curation.stages.ingest.pdf.degrade import make_variant
+from curation.stages.ingest.pdf.frames import output_schema, pdf_documents
+from curation.stages.ingest.pdf.parsers import PARSERS
 
 
 def _ctx(spark, tmp_path):
     from curation.config import load_config
-    from curation.stages.base import StageContext
+    from curation.engine.stage import StageContext
 
     return StageContext(spark=spark, config=load_config(), run_dir=str(tmp_path), stage_dir=str(tmp_path / "side"),
                         run_id="t", index=0)

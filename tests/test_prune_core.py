@@ -7,11 +7,17 @@ import pyarrow as pa
 import pytest
 
 from curation import schema as S
-from curation.prune.config import PruneConfig
-from curation.prune.embed import EMBEDDING, EMBEDDING_F16, embedding_matrix, to_f16_array, to_list_array
-from curation.prune.kmeans import AssignTransform, auto_k, fit_spherical_kmeans, nearest_centroid
-from curation.prune.policy import allocate_quotas, choose_policy, target_count
-from curation.prune.semdedup import max_earlier_similarity, processing_order, resolve_keepers
+from curation.stages.prune.config import PruneConfig
+from curation.stages.prune.embed import (
+    EMBEDDING,
+    EMBEDDING_F16,
+    embedding_matrix,
+    to_f16_array,
+    to_list_array,
+)
+from curation.stages.prune.kmeans import AssignTransform, auto_k, fit_spherical_kmeans, nearest_centroid
+from curation.stages.prune.policy import allocate_quotas, choose_policy, target_count
+from curation.stages.prune.semdedup import max_earlier_similarity, processing_order, resolve_keepers
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -91,7 +97,7 @@ def test_quotas_are_exact_and_within_one_of_the_common_rate():
 
 
 def test_d4_composition_dedup_then_prototype_pruning_hits_floor_half():
-    """PAPERS.md 3e.4: R_dedup = 0.75 then prototype pruning to R = 0.5 keeps exactly floor(0.5 n), +-1 per cluster."""
+    """docs/PAPERS.md 3e.4: R_dedup = 0.75 then prototype pruning to R = 0.5 keeps exactly floor(0.5 n), +-1 per cluster."""
     x, _ = blobs(50, 8, spread=0.25, seed=5)
     n = len(x)
     c, _ = fit_spherical_kmeans(x, 8, seed=2)

@@ -42,7 +42,7 @@ def run(spark, tmp_path, src, **sets):
 def test_prune_stage_drops_planted_duplicates_and_applies_policy(spark, sample_dir, tmp_path):
     src = tmp_path / "docs.jsonl"
     texts = corpus(sample_dir, src, n_real=24, n_variants=4)
-    # D4 composition (PAPERS.md 3e.4): SemDeDup to R_dedup = 0.75, then prototype pruning to R = 0.5 overall
+    # D4 composition (docs/PAPERS.md 3e.4): SemDeDup to R_dedup = 0.75, then prototype pruning to R = 0.5 overall
     manifest, out = run(spark, tmp_path, src, keep_fraction=0.5, dedup_keep_fraction=0.75, k=4)
     print(manifest["stages"][-1]["extra"]["timings_driver_s"], manifest["stages"][-1]["seconds"])
     st = manifest["stages"][-1]

@@ -1,6 +1,6 @@
 """prune on real text with the real embedding model (MiniLM, CPU): prototypes and SemDeDup quality.
 
-PAPERS.md 3e.2 and 3e.3 at their sizes: 2,000 documents, of which 300 planted templated near-duplicates
+docs/PAPERS.md 3e.2 and 3e.3 at their sizes: 2,000 documents, of which 300 planted templated near-duplicates
 (one place changed in an inserted byline) among 1,700 unique real passages, plus templated boilerplate
 pages. The passages are 600-character windows of real prose: the scrapinghub article bodies, the PDF
 reference texts and Clough & Stevenson originals of ../shared/sample_data_ext, and the repo's sample
@@ -17,11 +17,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curation.prune.config import PruneConfig
-from curation.prune.embed import EMBEDDING, EmbedTransform, encode, to_list_array
-from curation.prune.kmeans import auto_k, fit_spherical_kmeans, nearest_centroid
-from curation.prune.policy import allocate_quotas
-from curation.prune.semdedup import CLUSTER_ID, MAX_COS, ROW, keepers_table, semdedup_table
+from curation.stages.prune.config import PruneConfig
+from curation.stages.prune.embed import EMBEDDING, EmbedTransform, encode, to_list_array
+from curation.stages.prune.kmeans import auto_k, fit_spherical_kmeans, nearest_centroid
+from curation.stages.prune.policy import allocate_quotas
+from curation.stages.prune.semdedup import CLUSTER_ID, MAX_COS, ROW, keepers_table, semdedup_table
 
 pytestmark = pytest.mark.heavy  # ~2,000 CPU embeddings of 128 tokens: about 30-60 s on 2 idle cores
 
@@ -59,7 +59,7 @@ def planted_pair(text: str, i: int) -> tuple[str, str]:
 
 def real_passages(sample_dir: Path, ext_dir: Path | None, width: int = 600, min_words: int = 80) -> list[tuple[str, str]]:
     """Distinct `width`-character windows of real prose with at least `min_words` English words."""
-    from curation.dedup.planted import real_texts
+    from curation.stages.dedup.planted import real_texts
 
     texts = real_texts(sample_dir.parent, ext_dir, min_words=0)
     if ext_dir is not None:

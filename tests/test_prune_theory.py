@@ -1,8 +1,8 @@
-"""PAPERS.md 3e.1: the teacher-student perceptron replication behind the keep-easy / keep-hard rule."""
+"""docs/PAPERS.md 3e.1: the teacher-student perceptron replication behind the keep-easy / keep-hard rule."""
 
 from __future__ import annotations
 
-from curation.prune.theory import perceptron_error
+from curation.stages.prune.theory import perceptron_error
 
 
 def errors(alpha_tot: float, f: float) -> dict[str, float]:

@@ -7,13 +7,13 @@ import math
 import pyarrow as pa
 import pytest
 
-from curation.rewrite.backends import Generation, Sampling
-from curation.rewrite.cache import RewriteCache, cache_key, document_hash
-from curation.rewrite.generate import RewriteTransform, rewrite_schema
-from curation.rewrite.parse import parse_output
-from curation.rewrite.postfilter import keep_count, mix_weights
-from curation.rewrite.prompts import END, START, THINK_END, THINK_START, load_template, parse_template
 from curation.schema import core_document_schema
+from curation.stages.rewrite.backends import Generation, Sampling
+from curation.stages.rewrite.cache import RewriteCache, cache_key, document_hash
+from curation.stages.rewrite.generate import RewriteTransform, rewrite_schema
+from curation.stages.rewrite.parse import parse_output
+from curation.stages.rewrite.postfilter import keep_count, mix_weights
+from curation.stages.rewrite.prompts import END, START, THINK_END, THINK_START, load_template, parse_template
 
 DOC = "How to boil an egg {not a placeholder}: put it in water. boil. done.\nClick here to subscribe!"
 
@@ -94,7 +94,7 @@ def test_keep_count_and_mixture():
 
 
 class ExpandBackend:
-    """A deterministic rewriter (PAPERS.md 5c.3): the improved response is the draft plus an expansion."""
+    """A deterministic rewriter (docs/PAPERS.md 5c.3): the improved response is the draft plus an expansion."""
 
     model = "mock-expand"
 

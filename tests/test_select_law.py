@@ -1,4 +1,4 @@
-"""The scaling law for filtered, repeated data (PAPERS.md 4a, 4e): forms, mixing, fitting."""
+"""The scaling law for filtered, repeated data (docs/PAPERS.md 4a, 4e): forms, mixing, fitting."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from curation.select import law
-from curation.select.fit import Laws, fit_laws, read_curves, synthetic_curves, write_curves
+from curation.stages.select import law
+from curation.stages.select.fit import Laws, fit_laws, read_curves, synthetic_curves, write_curves
 
-# PAPERS.md 4e.2 worked example: n in units of 1e5 samples, P = 128, a = 0.022, d = 0.1, tau = 3.
+# docs/PAPERS.md 4e.2 worked example: n in units of 1e5 samples, P = 128, a = 0.022, d = 0.1, tau = 3.
 B = [-0.30, -0.25, -0.21, -0.18, -0.16]
 TAU = [3.0] * 5
 P = 128.0
@@ -44,7 +44,7 @@ def test_zero_utility_is_flat():
 
 
 @pytest.mark.parametrize("scaling,expected", [
-    # PAPERS.md 4e.2: tau_hat = p*tau: top-10% for N <= 4P, top-20% for 8P-32P, top-30% at 64P
+    # docs/PAPERS.md 4e.2: tau_hat = p*tau: top-10% for N <= 4P, top-20% for 8P-32P, top-30% at 64P
     ("pools", {1: 1, 2: 1, 4: 1, 8: 2, 16: 2, 32: 2, 64: 3}),
     # tau_hat = tau: top-10% for N <= 8P, top-20% for 16P-64P
     ("none", {1: 1, 2: 1, 4: 1, 8: 1, 16: 2, 32: 2, 64: 2}),
@@ -136,7 +136,7 @@ def test_free_d_fit_recovers_parameters():
 
 
 def test_curves_csv_round_trip_and_cli(tmp_path, capsys):
-    from curation.select.fit import main
+    from curation.stages.select.fit import main
 
     pts = synthetic_curves(TRUE_B[:2], TRUE_TAU[:2], a=3.0, d=2.0, pool_tokens=1e6, noise=1e-4)
     path = write_curves(pts, tmp_path / "curves.csv")

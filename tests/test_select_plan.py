@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.select.buckets import histogram_files, histogram_from_arrays, quality_buckets
-from curation.select.config import SelectConfig
-from curation.select.fit import BucketFit, Laws
-from curation.select.plan import make_plan
+from curation.engine.histogram import histogram_files, histogram_from_arrays, quality_buckets
+from curation.stages.select.config import SelectConfig
+from curation.stages.select.fit import BucketFit, Laws
+from curation.stages.select.plan import make_plan
 
 B = [-0.30, -0.25, -0.21, -0.18, -0.16]
 
@@ -59,7 +59,7 @@ def test_heavy_ties_leave_empty_buckets_not_errors():
 
 
 def test_plan_widens_with_budget_on_worked_example():
-    """Ten equal buckets of 128 units; the laws of PAPERS.md 4e.2; the pool never narrows as N grows."""
+    """Ten equal buckets of 128 units; the laws of docs/PAPERS.md 4e.2; the pool never narrows as N grows."""
     hist = histogram_from_arrays([(np.linspace(0.0005, 0.9995, 1000), np.full(1000, 1.28))], 1000)
     cfg = SelectConfig(tau_scaling="pools", max_repetitions=1000)
     ks = []
@@ -86,7 +86,7 @@ def test_plan_guard_rails_and_fallback():
 
 
 def test_plan_cli_json_and_plot(tmp_path, capsys):
-    from curation.select.plan import main
+    from curation.stages.select.plan import main
 
     pq.write_table(_docs(800), tmp_path / "docs.parquet")
     laws_path = _laws().save(tmp_path / "laws.json")
@@ -147,9 +147,9 @@ def test_proxy_runs_write_curves_that_fit(tmp_path, sample_dir):
     """A tiny proxy run per bucket on real sample text (scores made up: this tests the machinery)."""
     import json as _json
 
-    from curation.select.config import ProxyConfig
-    from curation.select.fit import fit_laws, read_curves
-    from curation.select.proxy import run_proxies
+    from curation.stages.select.config import ProxyConfig
+    from curation.stages.select.fit import fit_laws, read_curves
+    from curation.stages.select.proxy import run_proxies
 
     rows = [_json.loads(line) for line in (sample_dir / "jsonl" / "documents.jsonl").read_text().splitlines()][:120]
     rng = np.random.default_rng(0)

@@ -192,7 +192,7 @@ def test_ab_labels_are_blinded_and_written_in_the_router_format(client, demo_run
     datetime.fromisoformat(rec["time"])
     assert client.post("/run/demo/pdf/ab", data={"task": tid, "choice": "left"}).status_code == 409  # one answer per task
     try:  # the router's preference training reads exactly this file
-        from curation.ingest.pdf.preferences import read_preferences
+        from curation.stages.ingest.pdf.preferences import read_preferences
     except ImportError:
         pass
     else:
@@ -271,7 +271,7 @@ def test_whatif_kept_tokens_match_the_parquet_within_one_bin(client, demo_run):
     j = client.get("/run/demo/whatif/plan.json", params={"threshold": t, "budget": 500000}).json()
     assert j["kept"]["tokens"] == pytest.approx(got["tokens"])
     try:
-        import curation.select.plan  # noqa: F401
+        import curation.stages.select.plan  # noqa: F401
     except ImportError:
         assert j["available"] is False
     else:

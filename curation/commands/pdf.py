@@ -14,7 +14,12 @@ DEFAULT_ROWS = "data/pdf_router/train_pages.jsonl"
 
 
 def _make_training_data(argv: list[str]) -> int:
-    from curation.ingest.pdf.trainset import HELDOUT, build_synth_rows, build_training_rows, refeature_rows
+    from curation.stages.ingest.pdf.trainset import (
+        HELDOUT,
+        build_synth_rows,
+        build_training_rows,
+        refeature_rows,
+    )
 
     p = argparse.ArgumentParser(prog="curation pdf make-training-data",
                                 description="Degraded variants of born-digital PDFs with known text, every page "
@@ -57,8 +62,8 @@ def _make_training_data(argv: list[str]) -> int:
 
 
 def _train(argv: list[str]) -> int:
-    from curation.ingest.pdf.predictor import DEFAULT_MODEL
-    from curation.ingest.pdf.train import train_router
+    from curation.stages.ingest.pdf.predictor import DEFAULT_MODEL
+    from curation.stages.ingest.pdf.train import train_router
 
     p = argparse.ArgumentParser(prog="curation pdf train-router", description="Fit the accuracy predictor; write the model.")
     p.add_argument("--data", default=DEFAULT_ROWS, help="page rows from make-training-data")
@@ -75,7 +80,7 @@ def _train(argv: list[str]) -> int:
         print(f"error: training data not found: {a.data} (make it with `curation pdf make-training-data`)", file=sys.stderr)
         return 2
     if a.cost_only:
-        from curation.ingest.pdf.train import attach_cost_model
+        from curation.stages.ingest.pdf.train import attach_cost_model
 
         if not Path(a.out).exists():
             print(f"error: model file not found: {a.out} (--cost-only adds to an existing model)", file=sys.stderr)
@@ -97,19 +102,19 @@ def _train(argv: list[str]) -> int:
 def _align(argv: list[str]) -> int:
     import numpy as np
 
-    from curation.ingest.pdf.predictor import DEFAULT_MODEL, RouterModel
-    from curation.ingest.pdf.preferences import (
+    from curation.stages.ingest.pdf.predictor import DEFAULT_MODEL, RouterModel
+    from curation.stages.ingest.pdf.preferences import (
         AlignSettings,
         align,
         preference_features,
         read_preferences,
         resolve_pdfs,
     )
-    from curation.ingest.pdf.train import load_rows, matrices
+    from curation.stages.ingest.pdf.train import load_rows, matrices
 
     p = argparse.ArgumentParser(prog="curation pdf align",
                                 description="Update the router from human parser preferences (Bradley-Terry + anchors).")
-    p.add_argument("--preferences", required=True, help="JSONL file, format in curation/ingest/pdf/preferences.py")
+    p.add_argument("--preferences", required=True, help="JSONL file, format in curation/stages/ingest/pdf/preferences.py")
     p.add_argument("--pdf", nargs="+", default=[], help="PDF files or folders to find the judged documents in")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model to start from")
     p.add_argument("--out", required=True, help="where to write the aligned model")
@@ -149,8 +154,8 @@ def _align(argv: list[str]) -> int:
 
 def _parse(argv: list[str]) -> int:
     from curation.config import ConfigError, apply_overrides, build_section
-    from curation.ingest.pdf.config import PdfConfig
-    from curation.ingest.pdf.pipeline import parse_pdfs
+    from curation.stages.ingest.pdf.config import PdfConfig
+    from curation.stages.ingest.pdf.pipeline import parse_pdfs
 
     p = argparse.ArgumentParser(prog="curation pdf parse", description="Route and parse PDF files here (no Spark); "
                                 "prints one JSON line per PDF.")
@@ -174,8 +179,8 @@ def _parse(argv: list[str]) -> int:
 
 
 def _degrade(argv: list[str]) -> int:
-    from curation.ingest.pdf.degrade import KINDS, make_variant, mixed_pdf
-    from curation.ingest.pdf.parsers import PARSERS
+    from curation.stages.ingest.pdf.degrade import KINDS, make_variant, mixed_pdf
+    from curation.stages.ingest.pdf.parsers import PARSERS
 
     p = argparse.ArgumentParser(prog="curation pdf degrade", description="Write a degraded variant of a PDF.")
     p.add_argument("pdf")

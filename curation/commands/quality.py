@@ -6,7 +6,7 @@
     curation quality build-default [--output PATH]     (select-data + train + eval: the shipped model)
 
 Inputs: .jsonl / .jsonl.gz (field `text`, or --text-field), .parquet (column `text`), or .txt (one
-document per file). The default model's data selection is curation/annotate/training_data.py.
+document per file). The default model's data selection is curation/stages/annotate/training_data.py.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def evaluate(model: str | Path, positives: list[str], negatives: list[str], thre
     """Accuracy at `threshold`, ROC AUC and mean scores of a model on labelled texts."""
     import numpy as np
 
-    from curation.annotate.classifier import FastTextScorer
+    from curation.text.classifier import FastTextScorer
 
     scorer = FastTextScorer(model)
     ps, ns = scorer.predict(positives), scorer.predict(negatives)
@@ -89,7 +89,7 @@ def _train_args(p: argparse.ArgumentParser, epoch: int = 5) -> None:
 
 
 def _train(a: argparse.Namespace, pos: list[str], neg: list[str], output: Path) -> Path:
-    from curation.annotate.classifier import train_fasttext
+    from curation.text.classifier import train_fasttext
 
     return train_fasttext(pos, neg, output, label=a.label, word_ngrams=a.word_ngrams, epoch=a.epoch, dim=a.dim,
                           lr=a.lr, bucket=a.bucket, seed=a.seed, quantize=a.quantize,
@@ -158,7 +158,7 @@ def cmd_select_data(argv: list[str]) -> int:
     p.add_argument("--output", "-o", required=True, help="folder for positives.jsonl, negatives.jsonl, selection.json")
     _data_args(p)
     a = p.parse_args(argv)
-    from curation.annotate.training_data import select, write_jsonl
+    from curation.stages.annotate.training_data import select, write_jsonl
 
     sample, ext = _default_dirs(a)
     pos, neg, stats = select(sample, ext, a.max_per_class, a.data_seed)
@@ -173,13 +173,13 @@ def cmd_select_data(argv: list[str]) -> int:
 def cmd_build_default(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="curation quality build-default",
                                 description="Select the default training data, train, evaluate on a 10%% holdout, write the model.")
-    from curation.stages.annotate import DEFAULT_QUALITY_MODEL
+    from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL
 
     p.add_argument("--output", "-o", default=str(DEFAULT_QUALITY_MODEL))
     _data_args(p)
     _train_args(p, epoch=20)  # ~2k examples per class: 5 epochs underfit (holdout accuracy 0.90 vs 0.99)
     a = p.parse_args(argv)
-    from curation.annotate.training_data import select
+    from curation.stages.annotate.training_data import select
 
     sample, ext = _default_dirs(a)
     pos, neg, stats = select(sample, ext, a.max_per_class, a.data_seed)

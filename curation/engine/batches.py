@@ -39,10 +39,19 @@ def _runner(fn: BatchFn, schema: pa.Schema) -> Callable[[Iterable[pa.RecordBatch
             if batch.num_rows == 0:
                 continue
             out = fn(batch)
+            check_declared(out.schema, schema)
             table = S.conform(out, schema, keep_extra=False)
             yield from table.to_batches()
 
     return run
+
+
+def check_declared(emitted: pa.Schema, declared: pa.Schema) -> None:
+    """A transform may only emit declared columns: an undeclared one is a bug, never silently dropped."""
+    extra = [n for n in emitted.names if n not in declared.names]
+    if extra:
+        raise ValueError(f"transform emitted undeclared columns {extra}: declare them in the stage's output schema "
+                         "(schemas/signals/<stage>.json, or the rule set's `rules`)")
 
 
 def map_batches(df: DataFrame, fn: BatchFn, output_schema: pa.Schema) -> DataFrame:

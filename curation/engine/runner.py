@@ -1,13 +1,7 @@
 """Runs a list of stages over inputs into one run folder, stage by stage, resumably.
 
-Layout of a run folder:
-    manifest.json                      funnel, config, models, finished shards
-    documents/part-*.parquet           kept documents after the last stage
-    stages/NN-name/documents/          kept documents after stage NN (input of NN+1; resume point)
-    stages/NN-name/side/               the stage's side outputs (signatures, embeddings, models)
-    ledger/NN-name/part-*.parquet      one row per document that entered stage NN
-    rejected/NN-name/part-*.parquet    dropped and quarantined documents with their reason
-Each stage has a key (hash of its config and everything before it); a stage whose key matches a
+The folder layout is `curation/io/run_folder.py`'s. A stage gets the previous stage's kept documents and,
+for each earlier stage it names in `Stage.reads`, that stage's outputs in `ctx.upstream`. Each stage has a key (hash of its config and everything before it); a stage whose key matches a
 `done` manifest entry is not run again.
 """
 
@@ -23,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from curation import schema as S
 from curation.config import Config
 from curation.engine.spark import Progress, get_spark
+from curation.engine.stage import Stage, StageContext, Upstream
 from curation.io import fs
+from curation.io import run_folder as RF
 from curation.io.manifest import Manifest, now, stage_counts
 from curation.io.shards import shard_count, write_shards
 from curation.stages import get_stage
-from curation.stages.base import Stage, StageContext
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -84,19 +79,20 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
         stage: Stage = stage_cls(config)
         key = stage_key(key, name, stage.cfg)
         last = index == len(names) - 1
-        label = f"{index:02d}-{name}"
-        docs_dir = fs.join(out_dir, "documents") if last else fs.join(out_dir, "stages", label, "documents")
+        label = RF.label(index, name)
+        docs_dir = RF.documents_dir(out_dir, label, last)
         entry = manifest.stage(index)
         if (entry and entry.get("status") == "done" and entry.get("key") == key
-                and entry.get("documents") == _rel(out_dir, docs_dir) and fs.exists(docs_dir)):
+                and entry.get("documents") == RF.relative(out_dir, docs_dir) and fs.exists(docs_dir)):
             log.info("stage %s: done before, reusing %s", label, docs_dir)
             previous = spark.read.parquet(docs_dir)
             if name == until:
                 return manifest.data
             continue
         manifest.truncate(index)
-        ctx = StageContext(spark=spark, config=config, run_dir=out_dir, stage_dir=fs.join(out_dir, "stages", label, "side"),
-                           run_id=manifest.data["run_id"], index=index, inputs=inputs)
+        ctx = StageContext(spark=spark, config=config, run_dir=out_dir, stage_dir=RF.side_dir(out_dir, label),
+                           run_id=manifest.data["run_id"], index=index, inputs=inputs,
+                           upstream=upstream_outputs(spark, out_dir, manifest.stages[:index], stage_cls.reads))
         started = time.time()
         manifest.set_stage(index, {"index": index, "name": name, "key": key, "status": "running", "started_at": now()})
         manifest.save()
@@ -117,13 +113,23 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
             return manifest.data
     manifest.truncate(len(names))
     manifest.data["shards"] = manifest.stages[-1]["shards"]
-    manifest.data["documents"] = "documents"
+    manifest.data["documents"] = RF.DOCUMENTS
     manifest.save()
     return manifest.data
 
 
-def _rel(root: str, path: str) -> str:
-    return path[len(root):].lstrip("/") if path.startswith(root) else path
+def upstream_outputs(spark: SparkSession, out_dir: str, done: list[dict[str, Any]], reads: tuple[str, ...]
+                     ) -> dict[str, Upstream]:
+    """For each stage name in `reads` that ran earlier in this run (the latest such), its outputs."""
+    out: dict[str, Upstream] = {}
+    for name in reads:
+        entry = next((s for s in reversed(done) if s.get("name") == name and s.get("status") == "done"), None)
+        if entry is None:
+            continue
+        rel = entry.get("rejected")
+        rejected = spark.read.parquet(fs.spark_path(fs.join(out_dir, rel))) if rel else None
+        out[name] = Upstream(name=name, rejected=rejected, rejected_path=rel)
+    return out
 
 
 def write_stage(spark: SparkSession, decided: DataFrame, out_dir: str, label: str, name: str, docs_dir: str,
@@ -131,7 +137,7 @@ def write_stage(spark: SparkSession, decided: DataFrame, out_dir: str, label: st
     """Materialise a stage's decided rows once, then split them into documents, ledger and rejected."""
     from pyspark.sql import functions as F
 
-    tmp = fs.join(out_dir, "_tmp", label)
+    tmp = RF.tmp_dir(out_dir, label)
     fs.remove(tmp)
     all_path = fs.join(tmp, "all")
     decided.write.mode("overwrite").parquet(fs.spark_path(all_path))
@@ -155,12 +161,12 @@ def write_stage(spark: SparkSession, decided: DataFrame, out_dir: str, label: st
     ledger_cols = [F.col("doc_id"), F.col("source_id"), F.lit(name).alias("stage"), F.col("decision"), F.col("reason"),
                    F.col("related_id"), F.col("detail"), F.col("token_count").cast("long"), F.lit(run_id).alias("run_id")]
     ledger = rows.select(*ledger_cols)
-    ledger_dir = fs.join(out_dir, "ledger", label)
+    ledger_dir = RF.ledger_dir(out_dir, label)
     ledger_shards = write_shards(ledger, ledger_dir, fs.join(tmp, "ledger"),
                                  shard_count(counts["docs"]["in"], LEDGER_ROWS_PER_SHARD), compression=config.output.compression)
     rejected_shards: list[dict] = []
     n_rejected = counts["docs"]["dropped"] + counts["docs"]["quarantined"]
-    rejected_dir = fs.join(out_dir, "rejected", label)
+    rejected_dir = RF.rejected_dir(out_dir, label)
     if config.output.write_rejected and n_rejected:
         rejected_bytes = sum(int(r["bytes"] or 0) for r in grouped if r["decision"] != S.KEPT)
         rejected_shards = write_shards(rows.where(F.col("decision") != S.KEPT), rejected_dir, fs.join(tmp, "rejected"),
@@ -171,10 +177,10 @@ def write_stage(spark: SparkSession, decided: DataFrame, out_dir: str, label: st
     fs.remove(tmp)
     return {
         **counts,
-        "documents": _rel(out_dir, docs_dir),
+        "documents": RF.relative(out_dir, docs_dir),
         "shards": shards,
-        "ledger": _rel(out_dir, ledger_dir),
+        "ledger": RF.relative(out_dir, ledger_dir),
         "ledger_shards": ledger_shards,
-        "rejected": _rel(out_dir, rejected_dir) if rejected_shards else None,
+        "rejected": RF.relative(out_dir, rejected_dir) if rejected_shards else None,
         "rejected_shards": rejected_shards,
     }

@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from curation import schema as S
-from curation.io import fs
-
-MANIFEST = "manifest.json"
+from curation.io import fs, run_folder
 
 
 def now() -> str:
@@ -28,7 +26,7 @@ class Manifest:
 
     @classmethod
     def load(cls, run_dir: str) -> Manifest | None:
-        path = fs.join(run_dir, MANIFEST)
+        path = run_folder.manifest_path(run_dir)
         if not fs.exists(path):
             return None
         return cls(run_dir, json.loads(fs.read_text(path)))
@@ -66,7 +64,7 @@ class Manifest:
     def save(self) -> None:
         self.data["updated_at"] = now()
         fs.makedirs(self.run_dir)
-        fs.write_text_atomic(fs.join(self.run_dir, MANIFEST), json.dumps(self.data, indent=2, default=str) + "\n")
+        fs.write_text_atomic(run_folder.manifest_path(self.run_dir), json.dumps(self.data, indent=2, default=str) + "\n")
 
 
 def stage_counts(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -18,9 +19,13 @@ import pyarrow.parquet as pq
 
 from curation import schema as S
 from curation.config import InputConfig
+from curation.engine.batches import spark_schema
 from curation.ids import doc_id
 from curation.io import fs
 from curation.text.tokens import approx_token_count
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".ndjson", ".jsonl.zstd")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -285,3 +290,56 @@ def is_document_parquet(path: str) -> bool:
     if not all(c in schema.names for c in ("doc_id", "source_id", "text", "source")):
         return False
     return all(schema.field(f.name).type == f.type for f in core if f.name in schema.names)
+
+
+# -- on Spark: one task per input file ------------------------------------------------------------
+
+def expand_inputs(paths: list[str]) -> list[str]:
+    files: list[str] = []
+    for p in paths:
+        found = fs.list_files(p)
+        if not found:
+            raise FileNotFoundError(f"input not found or empty: {p}")
+        files += found
+    return sorted(dict.fromkeys(files))
+
+
+def files_frame(spark: SparkSession, files: list[str]) -> DataFrame:
+    """One row and one partition per file, so each file is read by its own task with bounded memory."""
+    rdd = spark.sparkContext.parallelize([(f,) for f in files], max(1, len(files)))
+    return spark.createDataFrame(rdd, "path string")
+
+
+def read_documents(spark: SparkSession, files: list[str], cfg: InputConfig, batch_size: int = 1000) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    native = [f for f in files if f.lower().endswith((".parquet", ".pq")) and is_document_parquet(f)]
+    native_set = set(native)
+    foreign = [f for f in files if f not in native_set]
+    frames = []
+    if foreign:
+        out_schema = reader_schema()
+
+        def run(batches):
+            for b in batches:
+                for path in b.column("path").to_pylist():
+                    yield from read_file(path, cfg, batch_size)
+
+        frames.append(files_frame(spark, foreign).mapInArrow(run, spark_schema(out_schema)))
+    if native:
+        df = spark.read.option("mergeSchema", "true").parquet(*[fs.spark_path(f) for f in native])
+        for c in S.DECISION_FIELDS:
+            if c.name in df.columns:
+                df = df.drop(c.name)
+        bad = F.col("text").isNull() | F.col("doc_id").isNull() | F.col("source_id").isNull()
+        df = (
+            df.withColumn("decision", F.when(bad, F.lit(S.QUARANTINED)).otherwise(F.lit(S.KEPT)))
+            .withColumn("reason", F.when(bad, F.lit("missing_text")))
+            .withColumn("related_id", F.lit(None).cast("string"))
+            .withColumn("detail", F.when(bad, F.lit("document row without text, doc_id or source_id")))
+        )
+        frames.append(df)
+    result = frames[0]
+    for f in frames[1:]:
+        result = result.unionByName(f, allowMissingColumns=True)
+    return result

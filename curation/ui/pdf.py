@@ -1,6 +1,6 @@
 """PDF routing data and the blinded parser A/B labelling that feeds the router's preference training.
 
-Parsers and the page renderer come from `curation.ingest.pdf` (`parsers.PARSERS`, `parsers.get_parser(name)
+Parsers and the page renderer come from `curation.stages.ingest.pdf` (`parsers.PARSERS`, `parsers.get_parser(name)
 .parse(data, pages=[i]) -> list[str]`, `render.render_page_png(data, page, dpi)`) when that package provides
 them; until then the UI falls back to the text-layer parsers it can run itself (PyMuPDF, pypdf,
 pdfminer.six) and PyMuPDF's renderer, so labelling works on any machine with the `pdf` extra.
@@ -98,7 +98,7 @@ def pages_info(raw: Any) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- parsers and renderer
 def _builtin_parsers() -> dict[str, Callable[[bytes, int], str]]:
-    """Text-layer parsers the UI can run itself (1-based page), used while curation.ingest.pdf is absent."""
+    """Text-layer parsers the UI can run itself (1-based page), used while curation.stages.ingest.pdf is absent."""
 
     def pdfium_text(data: bytes, page: int) -> str:
         import pypdfium2 as pdfium
@@ -124,7 +124,7 @@ def _builtin_parsers() -> dict[str, Callable[[bytes, int], str]]:
 
 def _ingest_parsers() -> Any:
     try:
-        from curation.ingest.pdf import parsers  # optional: built by the PDF ingest work
+        from curation.stages.ingest.pdf import parsers  # optional: built by the PDF ingest work
 
         return parsers if hasattr(parsers, "get_parser") and hasattr(parsers, "PARSERS") else None
     except Exception:  # noqa: BLE001  (missing or half-built module: fall back to the built-in parsers)
@@ -156,7 +156,7 @@ def parse_page(name: str, data: bytes, page: int) -> str:
 def render_png(data: bytes, page: int, dpi: int = 110) -> bytes:
     """PNG of 1-based `page`."""
     try:
-        from curation.ingest.pdf.render import render_page_png
+        from curation.stages.ingest.pdf.render import render_page_png
     except ImportError:
         render_page_png = None
     if render_page_png is not None:

@@ -18,7 +18,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-MANIFEST = "manifest.json"
+from curation.io import run_folder as RF
+from curation.io.run_folder import MANIFEST
+
 _SAFE_KEY = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -106,12 +108,12 @@ class Run:
                 continue
             index = int(st.get("index", i))
             name = _SAFE_KEY.sub("_", str(st.get("name", f"stage{i}")))
-            label = f"{index:02d}-{name}"
+            label = RF.label(index, name)
             out.append(StageInfo(
                 index=index, name=name, entry=st,
                 kept_dir=self._dir(st.get("documents")),
-                ledger_dir=self._dir(st.get("ledger") or f"ledger/{label}"),
-                rejected_dir=self._dir(st.get("rejected") or f"rejected/{label}"),
+                ledger_dir=self._dir(st.get("ledger") or RF.ledger_dir("", label)),
+                rejected_dir=self._dir(st.get("rejected") or RF.rejected_dir("", label)),
             ))
         return out
 
@@ -130,7 +132,7 @@ class Run:
 
     @property
     def final_files(self) -> list[str]:
-        docs = self._dir(self.manifest.get("documents") or "documents")
+        docs = self._dir(self.manifest.get("documents") or RF.DOCUMENTS)
         files = parquet_files(docs)
         if not files and self.stages:
             files = self.stages[-1].kept_files

@@ -3,7 +3,7 @@
 The population is the documents the threshold acts on (those that entered the `select` stage, else the
 final documents). One cached, fine-grained token-weighted histogram of the chosen signal answers every
 threshold move in the browser; kept tokens are exact up to one bin (1/BINS of the signal's range).
-When `curation.select.plan.make_plan` is importable it is asked for the plan over that same histogram
+When `curation.stages.select.plan.make_plan` is importable it is asked for the plan over that same histogram
 (its `histogram=` input), with the run's recorded `select` config, so the plan moves with the budget.
 """
 
@@ -82,11 +82,11 @@ def pool_table(c: dict[str, Any], budget: float) -> list[dict[str, Any]]:
 def make_plan(c: dict[str, Any], budget: float, config: dict[str, Any]) -> dict[str, Any]:
     """The select stage's compute-aware plan for this budget over the cached histogram, or why there is none."""
     try:
-        from curation.select.buckets import Histogram
-        from curation.select.config import SelectConfig
-        from curation.select.plan import make_plan as planner
+        from curation.engine.histogram import Histogram
+        from curation.stages.select.config import SelectConfig
+        from curation.stages.select.plan import make_plan as planner
     except Exception as e:  # noqa: BLE001  (the select stage is optional: say so on the page)
-        return {"available": False, "why": f"curation.select.plan.make_plan is not importable ({type(e).__name__}: {e})"}
+        return {"available": False, "why": f"curation.stages.select.plan.make_plan is not importable ({type(e).__name__}: {e})"}
     try:
         cfg = SelectConfig(**{f.name: config[f.name] for f in dataclasses.fields(SelectConfig)
                               if f.name in config and not isinstance(config[f.name], dict)})

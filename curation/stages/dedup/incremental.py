@@ -1,0 +1,130 @@
+"""Incremental dedup: a persisted index of kept documents, and the API scheduled runs call.
+
+Layout of an index folder (all Parquet, written by Spark, one sub-folder per batch):
+    meta.json                        the parameters signatures and bands were made with
+    features/batch=<id>/part-*.parquet   doc_id, source_id, node, text_hash, n_shingles, sig_min,
+                                      sig_max, shingles, length, crawl_date, quality, language
+    bands/batch=<id>/part-*.parquet      band, bhash, node (near-duplicate LSH keys)
+
+A batch id is an order-independent hash of the batch's doc_ids, so rerunning the same batch replaces
+its own entry (and never deduplicates a batch against itself), while a new batch is compared with
+every earlier batch. Old documents are never re-shingled or re-signed; only their persisted
+signatures, bands and shingle sets take part in joins.
+
+Usage (e.g. from a Prefect flow):
+
+    from curation.stages.dedup.incremental import dedup_against_index
+    result = dedup_against_index(spark, new_docs_df, "/data/dedup-index", DedupConfig())
+    result.decisions   # doc_id, decision, reason, related_id, detail, dup_cluster_id, ...
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from curation.io import fs
+from curation.stages.dedup.config import DedupConfig
+from curation.stages.dedup.pipeline import DedupResult, run_dedup
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+INDEX_VERSION = 1
+
+
+def index_params(cfg: DedupConfig) -> dict[str, Any]:
+    b, r = cfg.band_rows()
+    return {"version": INDEX_VERSION, "num_perm": cfg.num_perm, "seed": cfg.seed, "ngram": cfg.ngram,
+            "bands": b, "rows": r, "exact_normalization": cfg.exact_normalization}
+
+
+def _read_meta(index_dir: str) -> dict[str, Any] | None:
+    path = fs.join(index_dir, "meta.json")
+    if not fs.exists(path):
+        return None
+    filesystem, p = fs.resolve(path)
+    with filesystem.open_input_stream(p) as f:
+        return json.loads(f.read().decode())
+
+
+def _write_meta(index_dir: str, meta: dict[str, Any]) -> None:
+    fs.makedirs(index_dir)
+    filesystem, p = fs.resolve(fs.join(index_dir, "meta.json"))
+    with filesystem.open_output_stream(p) as f:
+        f.write(json.dumps(meta, indent=1, sort_keys=True).encode())
+
+
+def check_params(index_dir: str, cfg: DedupConfig) -> None:
+    """Refuse to mix signatures made with different parameters (they would silently never match)."""
+    meta = _read_meta(index_dir)
+    if meta is None:
+        return
+    want = index_params(cfg)
+    bad = [f"{k}: index has {meta.get(k)!r}, config has {v!r}" for k, v in want.items() if meta.get(k) != v]
+    if bad:
+        raise ValueError(f"dedup index {index_dir} was built with other parameters ({'; '.join(bad)}); "
+                         "use a new index_dir or the index's parameters")
+
+
+def batch_id(spark: SparkSession, docs: DataFrame) -> str:
+    """Order-independent id of a set of doc_ids (same documents -> same id, whatever the partitioning)."""
+    from pyspark.sql import functions as F
+
+    row = docs.agg(F.sum(F.xxhash64("doc_id").cast("decimal(38,0)")).alias("s"), F.count(F.lit(1)).alias("n")).first()
+    return f"{int(row['n']):x}-{int(row['s'] or 0) % (1 << 64):016x}"
+
+
+def open_index(spark: SparkSession, index_dir: str, cfg: DedupConfig, exclude_batch: str | None = None
+               ) -> tuple[DataFrame | None, DataFrame | None]:
+    """(features, bands) of every indexed batch except `exclude_batch`; (None, None) for a new index."""
+    from pyspark.sql import functions as F
+
+    check_params(index_dir, cfg)
+    feats_dir, bands_dir = fs.join(index_dir, "features"), fs.join(index_dir, "bands")
+    if _read_meta(index_dir) is None or not fs.exists(feats_dir):
+        return None, None
+    feats = spark.read.parquet(fs.spark_path(feats_dir))
+    bands = spark.read.parquet(fs.spark_path(bands_dir)) if fs.exists(bands_dir) else None
+    if exclude_batch is not None:
+        feats = feats.where(F.col("batch") != exclude_batch)
+        bands = bands.where(F.col("batch") != exclude_batch) if bands is not None else None
+    return feats, bands
+
+
+def append_batch(index_dir: str, batch: str, result: DedupResult, cfg: DedupConfig) -> None:
+    """Add a batch's kept documents to the index (replacing an earlier write of the same batch)."""
+    check_params(index_dir, cfg)
+    if _read_meta(index_dir) is None:
+        _write_meta(index_dir, index_params(cfg))
+    tmp = fs.join(index_dir, f"_tmp-{uuid.uuid4().hex[:8]}")
+    tables = {"features": result.kept_features}
+    if result.bands is not None:
+        tables["bands"] = result.bands
+    for name, df in tables.items():
+        df.write.mode("overwrite").parquet(fs.spark_path(fs.join(tmp, name)))
+    for name in tables:
+        final = fs.join(index_dir, name, f"batch={batch}")
+        fs.makedirs(fs.join(index_dir, name))
+        fs.remove(final)
+        fs.rename(fs.join(tmp, name), final)
+    fs.remove(tmp)
+
+
+def dedup_against_index(spark: SparkSession, docs: DataFrame, index_dir: str, cfg: DedupConfig | None = None,
+                        work_dir: str | None = None, update_index: bool = True) -> DedupResult:
+    """Deduplicate a new batch (doc_id, source_id, text, ...) against itself and every indexed batch.
+
+    Index documents are never dropped and win representative choices. With `update_index`, the
+    batch's kept documents are appended to the index, so the next call sees them.
+    """
+    cfg = cfg or DedupConfig()
+    batch = batch_id(spark, docs)
+    old, old_bands = open_index(spark, index_dir, cfg, exclude_batch=batch)
+    work_dir = work_dir or fs.join(index_dir, f"_work-{batch}")
+    result = run_dedup(spark, docs, cfg, work_dir, old=old, old_bands=old_bands if cfg.near else None)
+    result.stats["batch"] = batch
+    if update_index:
+        append_batch(index_dir, batch, result, cfg)
+    return result

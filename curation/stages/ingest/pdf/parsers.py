@@ -1,0 +1,258 @@
+"""PDF parsers behind one interface: `parse(data, pages) -> one text per page`, plus a cost model.
+
+Why one interface: the router only needs to know, for every parser, what it costs per page and how good it
+is expected to be; the web UI compares any two parsers on the same page. Licences of what each one pulls in:
+pypdfium2 (Apache-2.0 / BSD-3 PDFium), pypdf (BSD-3), Tesseract (Apache-2.0, called as a program through
+pytesseract, Apache-2.0). PyMuPDF (AGPL) is deliberately not used. GPU parsers (Nougat, Marker, olmOCR)
+plug in over HTTP (`HttpParser`), so no model or licence of theirs is shipped.
+
+Page numbers are 1-based everywhere in this package (`pages=[1, 3]`); `pages=None` means all pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import urllib.request
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+CHEAP, EXPENSIVE = "cheap", "expensive"
+
+
+class PdfOpenError(Exception):
+    """The PDF cannot be opened at all; `reason` is a stable quarantine code."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _classify_failure(data: bytes) -> str:
+    """Why PDFium refused a file. PDFium's last-error code is process-global and goes stale, and it refuses
+    zero-page files outright, so a second opinion from pypdf decides between encrypted, zero pages, corrupt."""
+    import logging
+
+    import pypdf
+
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    return "pdf_encrypted"
+            except Exception:
+                return "pdf_encrypted"
+        if len(reader.pages) == 0:
+            return "pdf_zero_pages"
+    except Exception:
+        pass
+    return "pdf_corrupt"
+
+
+def open_pdf(data: bytes):
+    """Open PDF bytes with PDFium, mapping failures to quarantine reasons (encrypted, corrupt, zero pages)."""
+    import pypdfium2 as pdfium
+
+    if not data:
+        raise PdfOpenError("pdf_empty_file", "no bytes")
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        raise PdfOpenError(_classify_failure(data), str(e)) from e
+    if len(pdf) == 0:
+        pdf.close()
+        raise PdfOpenError("pdf_zero_pages", "the document has no pages")
+    return pdf
+
+
+def page_indices(n_pages: int, pages: list[int] | None) -> list[int]:
+    """0-based indices for 1-based `pages` (all when None); out-of-range pages are an error, not a skip."""
+    if pages is None:
+        return list(range(n_pages))
+    bad = [p for p in pages if not 1 <= p <= n_pages]
+    if bad:
+        raise ValueError(f"page(s) {bad} out of range 1..{n_pages}")
+    return [p - 1 for p in pages]
+
+
+def clean_text(text: str) -> str:
+    """Line ends to \\n, no NULs, no trailing spaces: parsers differ in these and nothing else should care."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\x02\n", "").replace("\x02", "")
+    return re.sub(r"[ \t]+\n", "\n", text).strip("\n")
+
+
+@dataclass
+class Parser:
+    """A PDF parser: `name`, `kind` (cheap | expensive), and a cost model in CPU-seconds per page.
+
+    `seconds_per_page` is the prior; routing uses measured costs when the model file or config has them.
+    """
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = CHEAP
+    seconds_per_page: float = 0.01
+    licence: ClassVar[str] = ""
+
+    def cost(self, n_pages: int) -> float:
+        """Expected CPU-seconds to parse `n_pages` pages."""
+        return self.seconds_per_page * n_pages
+
+    def parse(self, data: bytes, pages: list[int] | None = None) -> list[str]:
+        raise NotImplementedError
+
+
+@dataclass
+class PdfiumParser(Parser):
+    """The cheap primary parser: PDFium's text layer (what AdaParse does with PyMuPDF, without the AGPL)."""
+
+    name: ClassVar[str] = "pdfium"
+    kind: ClassVar[str] = CHEAP
+    licence: ClassVar[str] = "pypdfium2: Apache-2.0 or BSD-3-Clause; PDFium: BSD-3-Clause / Apache-2.0"
+    seconds_per_page: float = 0.005
+
+    def parse(self, data: bytes, pages: list[int] | None = None) -> list[str]:
+        pdf = open_pdf(data)
+        try:
+            out = []
+            for i in page_indices(len(pdf), pages):
+                page = pdf[i]
+                tp = page.get_textpage()
+                out.append(clean_text(tp.get_text_bounded()))
+                tp.close()
+                page.close()
+            return out
+        finally:
+            pdf.close()
+
+
+@dataclass
+class PypdfParser(Parser):
+    """The second cheap parser: pypdf's pure-Python text extraction (different font/encoding handling)."""
+
+    name: ClassVar[str] = "pypdf"
+    kind: ClassVar[str] = CHEAP
+    licence: ClassVar[str] = "pypdf: BSD-3-Clause"
+    seconds_per_page: float = 0.03
+
+    def parse(self, data: bytes, pages: list[int] | None = None) -> list[str]:
+        import logging
+
+        import pypdf
+
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                reader.decrypt("")
+            except Exception as e:  # pypdf raises several types here
+                raise PdfOpenError("pdf_encrypted", str(e)) from e
+        n = len(reader.pages)
+        out = []
+        for i in page_indices(n, pages):
+            try:
+                out.append(clean_text(reader.pages[i].extract_text() or ""))
+            except Exception:  # one broken content stream should not lose the other pages
+                out.append("")
+        return out
+
+
+@dataclass
+class TesseractParser(Parser):
+    """The expensive parser: pages rendered to images (PDFium) and read by Tesseract OCR.
+
+    It ignores the text layer entirely, so it works for scans and for PDFs whose text layer is garbage.
+    OMP_THREAD_LIMIT=1 is forced: Tesseract's own threading is slower than one page per core.
+    """
+
+    name: ClassVar[str] = "tesseract"
+    kind: ClassVar[str] = EXPENSIVE
+    licence: ClassVar[str] = "Tesseract: Apache-2.0 (system program); pytesseract: Apache-2.0"
+    seconds_per_page: float = 1.0
+    dpi: int = 200
+    lang: str = "eng"
+    psm: int = 3
+
+    def parse(self, data: bytes, pages: list[int] | None = None) -> list[str]:
+        import pytesseract
+
+        from curation.stages.ingest.pdf.render import render_page_image
+
+        os.environ["OMP_THREAD_LIMIT"] = "1"
+        pdf = open_pdf(data)
+        try:
+            idx = page_indices(len(pdf), pages)
+        finally:
+            pdf.close()
+        out = []
+        for i in idx:
+            img = render_page_image(data, i + 1, dpi=self.dpi, grey=True)
+            text = pytesseract.image_to_string(img, lang=self.lang, config=f"--psm {self.psm}")
+            out.append(clean_text(text))
+        return out
+
+
+@dataclass
+class HttpParser(Parser):
+    """Plugin point for GPU parsers (Nougat, Marker, olmOCR, ...) served behind an HTTP endpoint.
+
+    Protocol (JSON both ways): POST `endpoint` with `{"pdf": <base64 PDF bytes>, "pages": [1-based ints] | null}`;
+    the answer is `{"pages": [<text>, ...]}`, one text per requested page, in order. Anything else is an error.
+    """
+
+    name: str = "http"  # type: ignore[misc]  # instances carry their own name (e.g. "nougat")
+    kind: str = EXPENSIVE  # type: ignore[misc]
+    licence: ClassVar[str] = "whatever the served model's licence is; nothing is shipped"
+    endpoint: str = ""
+    seconds_per_page: float = 0.5
+    timeout_s: float = 120.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def parse(self, data: bytes, pages: list[int] | None = None) -> list[str]:
+        if not self.endpoint:
+            raise ValueError(f"HTTP parser {self.name!r} has no endpoint")
+        body = json.dumps({"pdf": base64.b64encode(data).decode("ascii"), "pages": pages}).encode()
+        req = urllib.request.Request(self.endpoint, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **self.headers})
+        with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310 (configured endpoint)
+            answer = json.loads(resp.read().decode("utf-8"))
+        texts = answer.get("pages") if isinstance(answer, dict) else None
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise ValueError(f"HTTP parser {self.name!r}: answer has no list of page texts")
+        if pages is not None and len(texts) != len(pages):
+            raise ValueError(f"HTTP parser {self.name!r}: asked for {len(pages)} pages, got {len(texts)}")
+        return [clean_text(t) for t in texts]
+
+
+PARSERS: dict[str, Parser] = {
+    "pdfium": PdfiumParser(),
+    "pypdf": PypdfParser(),
+    "tesseract": TesseractParser(),
+}
+
+
+def get_parser(name: str, http_endpoints: dict[str, str] | None = None,
+               costs: dict[str, float] | None = None) -> Parser:
+    """A parser by name: a built-in one, an HTTP endpoint named in config, or `module:Class` (a plugin class)."""
+    import copy
+
+    costs = costs or {}
+    if http_endpoints and name in http_endpoints:
+        parser: Parser = HttpParser(name=name, endpoint=http_endpoints[name])
+    elif name in PARSERS:
+        parser = copy.copy(PARSERS[name])
+    elif ":" in name:
+        import importlib
+
+        module, _, attr = name.partition(":")
+        parser = getattr(importlib.import_module(module), attr)()
+    else:
+        raise KeyError(f"unknown PDF parser {name!r} (built-in: {', '.join(PARSERS)}; or an HTTP endpoint, or module:Class)")
+    if name in costs:
+        parser.seconds_per_page = float(costs[name])
+    return parser

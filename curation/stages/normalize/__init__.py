@@ -1,0 +1,1 @@
+"""The normalize stage (stage.py)."""
