@@ -64,7 +64,7 @@ def web_pages() -> list[dict]:
 
 
 def warc_pages() -> list[dict]:
-    from curation.stages.annotate.training_data import warc_page_texts
+    from tools.quality_data import warc_page_texts
 
     paths = [p for p in sorted((ROOT / "sample_data" / "warc").glob("*.warc*")) if not p.name.endswith((".wat.gz", ".wet.gz"))]
     return [{"id": f"warc/{i}", "text": t} for i, t in enumerate(warc_page_texts(paths))]

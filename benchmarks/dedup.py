@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/dedup.py --docs 1000000 --no-peers   # the full-size run (hours on 2 cores)
 
 What it does:
-1. builds the corpus (curation.stages.dedup.planted): `--bases` real base documents with 11 planted variants
+1. builds the corpus (tools.planted_dedup): `--bases` real base documents with 11 planted variants
    each (labels = measured Jaccard / containment), plus real-word Markov filler up to `--docs`;
    writes JSONL shards to OUT/corpus;
 2. runs OUR dedup stage end to end through the real runner on Spark (read -> dedup -> Parquet
@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation.stages.dedup.planted import Label, build_corpus  # noqa: E402
+from tools.planted_dedup import Label, build_corpus  # noqa: E402
 
 PEER_VENV = ROOT / ".bench" / "datatrove-venv"
 
@@ -299,7 +299,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--filler-jump", type=float, default=0.25,
                     help="Markov filler: chance per word of a unigram jump (0 = the pure bigram chain of earlier runs; "
-                         "see curation.stages.dedup.planted.MarkovFiller)")
+                         "see tools.planted_dedup.MarkovFiller)")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--containment-threshold", type=float, default=0.8)
     ap.add_argument("--num-perm", type=int, default=256)

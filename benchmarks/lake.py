@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/lake.py --datasets 300 --check-truth   # also compare with brute-force truth
 
 The lake is families of ~11 small datasets (copies, row subsets, projections, supersets, near misses;
-see curation/lake/planted.py); every fifth family is in the document schema (doc_id hash column), so
+see tools/planted_lake.py); every fifth family is in the document schema (doc_id hash column), so
 one large schema class exercises the min-max stage. No peer does containment, so there is no
 side-by-side run. Timings on a shared machine are noisy: compare stages, not absolute seconds.
 """
@@ -22,8 +22,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation.commands.lake import render  # noqa: E402
-from curation.lake.planted import VARIANTS, make_lake, true_containments  # noqa: E402
 from curation.lake.scan import ScanOptions, scan  # noqa: E402
+from tools.planted_lake import VARIANTS, make_lake, true_containments  # noqa: E402
 
 
 def main() -> int:

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation.stages.ingest.pdf.degrade import make_variant  # noqa: E402
-from curation.stages.ingest.pdf.trainset import source_pdfs  # noqa: E402
+from tools.pdf.degrade import make_variant  # noqa: E402
+from tools.pdf.trainset import source_pdfs  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation.stages.ingest.pdf.degrade import make_variant, mixed_pdf  # noqa: E402
 from curation.stages.ingest.pdf.features import FEATURES, PageStructure, TextStats, text_stats  # noqa: E402
 from curation.stages.ingest.pdf.metrics import bleu, car, word_f1  # noqa: E402
 from curation.stages.ingest.pdf.predictor import load_model, r2  # noqa: E402
@@ -59,8 +58,9 @@ from curation.stages.ingest.pdf.router import (  # noqa: E402
     priority,
     validity_gate,
 )
-from curation.stages.ingest.pdf.synth import load_texts, split_of  # noqa: E402
-from curation.stages.ingest.pdf.trainset import HELDOUT, identity_diff, measure, source_pdfs, synth_variant  # noqa: E402
+from tools.pdf.degrade import make_variant, mixed_pdf  # noqa: E402
+from tools.pdf.synth import load_texts, split_of  # noqa: E402
+from tools.pdf.trainset import HELDOUT, identity_diff, measure, source_pdfs, synth_variant  # noqa: E402
 
 PARSERS = ("pdfium", "pypdf", "tesseract")
 MIX = (("digital", 0.65), ("mixed", 0.1), ("ocr_layer", 0.1), ("garbled", 0.15))
@@ -189,7 +189,7 @@ def predicted_seconds(model, X: np.ndarray, ranking: str, need: bool = False) ->
     secs = model_seconds(model, X)
     if secs is None:
         raise SystemExit(f"ranking {ranking!r} needs a model with an expensive-parser cost model "
-                         "(`curation pdf train-router --cost-only`)")
+                         "(`python -m tools.pdf_router train-router --cost-only`)")
     return secs
 
 
@@ -227,7 +227,7 @@ def _cache_path(path: str, part: str) -> str:
 
 def load_cache(path: str, a: argparse.Namespace, part: str = "real") -> list[Doc] | None:
     """Measured pages from an earlier run with the same set parameters (routing is re-evaluated, OCR is not)."""
-    from curation.stages.ingest.pdf.trainset import PageRecord
+    from tools.pdf.trainset import PageRecord
 
     p = Path(_cache_path(path, part))
     if not p.exists():

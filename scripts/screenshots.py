@@ -30,7 +30,8 @@ PAGES = [("runs", "/"), ("funnel", "/run/{run}"), ("drops", "/run/{run}/drops"),
 
 
 def demo_run(folder: Path) -> Path:
-    from curation.ui import demo
+    sys.path.insert(0, str(ROOT))
+    from tools import demo_run as demo
 
     lines = (ROOT / "sample_data" / "jsonl" / "documents.jsonl").read_text(encoding="utf-8").splitlines()
     texts = [json.loads(ln)["text"] for ln in lines if ln.strip()]

@@ -12,7 +12,7 @@ import pytest
 from curation.config import load_config
 from curation.engine.runner import run_pipeline
 from curation.stages.dedup.config import DedupConfig
-from curation.stages.dedup.planted import build_corpus, read_text
+from tools.planted_dedup import build_corpus, read_text
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ from curation.stages.dedup.containment import EnsembleRows, MinMaxPrune, Plan, e
 from curation.stages.dedup.features import FeatureTransform
 from curation.stages.dedup.minhash import fold32, minmax_violation, optimal_bands, signatures
 from curation.stages.dedup.near import BucketEdges
-from curation.stages.dedup.planted import MarkovFiller, make_variant, planted_records, read_text, real_texts
 from curation.stages.dedup.shingles import containment, jaccard, shingle_batch, shingle_set
+from tools.planted_dedup import MarkovFiller, make_variant, planted_records, read_text, real_texts
 
 ROOT = Path(__file__).resolve().parents[1]
 

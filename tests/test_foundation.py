@@ -169,3 +169,13 @@ def test_foreign_parquet_with_other_types_goes_through_the_validating_reader(tmp
                               "text": ["t"]}), S.core_document_schema())
     pq.write_table(own, tmp_path / "own.parquet")
     assert is_document_parquet(str(tmp_path / "own.parquet"))
+
+
+def test_bare_off_in_yaml_means_the_mode_off(tmp_path):
+    """YAML 1.1 reads `mode: off` as false; a mode that has an "off" value takes it as "off"."""
+    from curation.config import load_config
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("annotate:\n  language:\n    mode: off\n")
+    cfg = load_config(cfg_file, ["annotate.c4.mode=off"])
+    assert cfg.annotate.language.mode == "off" and cfg.annotate.c4.mode == "off"

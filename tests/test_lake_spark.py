@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.commands import lake as lake_cmd
-from curation.lake.planted import make_lake, true_containments
 from curation.lake.scan import ScanOptions, scan
+from tools.planted_lake import make_lake, true_containments
 
 pytestmark = pytest.mark.spark
 

@@ -18,10 +18,10 @@ from curation.lake.content import content_prune, sample_size
 from curation.lake.discover import discover
 from curation.lake.footers import read_all
 from curation.lake.minmax import minmax_prune
-from curation.lake.planted import make_lake, true_containments
 from curation.lake.rowhash import row_hashes
 from curation.lake.scan import ScanOptions, scan_stats
 from curation.lake.schema_graph import class_edges, schema_classes, schema_pair_count
+from tools.planted_lake import make_lake, true_containments
 
 
 @pytest.fixture(scope="module")

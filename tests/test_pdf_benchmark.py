@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import pdf_routing as bench  # noqa: E402
 
 from curation.stages.ingest.pdf.features import FEATURES, PageStructure  # noqa: E402
-from curation.stages.ingest.pdf.trainset import PageRecord  # noqa: E402
+from tools.pdf.trainset import PageRecord  # noqa: E402
 
 
 def test_knapsack_bound_is_an_upper_bound_of_every_subset():

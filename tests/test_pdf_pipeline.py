@@ -11,9 +11,9 @@ import pytest
 
 from curation import schema as S
 from curation.stages.ingest.pdf.config import PdfConfig
-from curation.stages.ingest.pdf.degrade import make_variant
 from curation.stages.ingest.pdf.parsers import PARSERS, Parser
 from curation.stages.ingest.pdf.pipeline import parse_pdfs
+from tools.pdf.degrade import make_variant
 
 
 class SlowParser(Parser):

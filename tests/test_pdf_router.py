@@ -338,7 +338,7 @@ def test_shipped_model_predicts_ocr_seconds_from_the_training_timings():
     """The cost model in the shipped file comes from the training rows' measured OCR seconds; it must rank pages
     by OCR time far better than chance (leave-PDFs-out CV R^2 on log seconds) and keep the measured scale."""
     from curation.stages.ingest.pdf.features import FEATURES
-    from curation.stages.ingest.pdf.train import expensive_cost_model, load_rows
+    from tools.pdf.train import expensive_cost_model, load_rows
 
     rows = load_rows(ROWS)
     cm = expensive_cost_model(rows)

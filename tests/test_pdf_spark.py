@@ -9,9 +9,9 @@ import pytest
 
 from curation import schema as S
 from curation.stages.ingest.pdf.config import PdfConfig
-from curation.stages.ingest.pdf.degrade import make_variant
 from curation.stages.ingest.pdf.frames import output_schema, pdf_documents
 from curation.stages.ingest.pdf.parsers import PARSERS
+from tools.pdf.degrade import make_variant
 
 
 def _ctx(spark, tmp_path):

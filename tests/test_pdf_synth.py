@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from curation.stages.ingest.pdf.analysis import analyse
-from curation.stages.ingest.pdf.degrade import make_variant
 from curation.stages.ingest.pdf.features import FEATURES
 from curation.stages.ingest.pdf.image_quality import ImageQuality, image_quality
 from curation.stages.ingest.pdf.metrics import car
 from curation.stages.ingest.pdf.parsers import get_parser
 from curation.stages.ingest.pdf.render import render_page_image
-from curation.stages.ingest.pdf.synth import (
+from tools.pdf.degrade import make_variant
+from tools.pdf.synth import (
     Layout,
     encodable_text,
     load_texts,
@@ -24,7 +24,7 @@ from curation.stages.ingest.pdf.synth import (
     text_width,
     typeset,
 )
-from curation.stages.ingest.pdf.trainset import HELDOUT
+from tools.pdf.trainset import HELDOUT
 
 TEXT = ("Reading order matters. " * 30 + "\n\n" + "A second paragraph with accents: café, naïve, Größe. " * 20
         + "\n\n" + "∗ starred − minus ﬁ ligature 漢字 dropped. " * 5)
@@ -106,7 +106,7 @@ def test_image_features_only_on_image_pages_and_jpeg_quality_is_read():
 
 
 def test_synth_training_documents_use_only_training_texts_and_are_reproducible():
-    from curation.stages.ingest.pdf.trainset import SYNTH_KINDS, synth_documents
+    from tools.pdf.trainset import SYNTH_KINDS, synth_documents
 
     first = list(synth_documents(2, 1, seed=0, heldout=HELDOUT))  # kinds digital, image: no OCR needed
     again = list(synth_documents(2, 1, seed=0, heldout=HELDOUT))
@@ -118,7 +118,7 @@ def test_synth_training_documents_use_only_training_texts_and_are_reproducible()
 
 
 def test_identity_check_ignores_image_estimates_but_not_text_features():
-    from curation.stages.ingest.pdf.trainset import identity_diff
+    from tools.pdf.trainset import identity_diff
 
     base = [0.5] * len(FEATURES)
     img = list(base)

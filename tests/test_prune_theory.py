@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curation.stages.prune.theory import perceptron_error
+from tools.prune_theory import perceptron_error
 
 
 def errors(alpha_tot: float, f: float) -> dict[str, float]:

@@ -15,11 +15,12 @@ fastapi = pytest.importorskip("fastapi")
 pytest.importorskip("duckdb")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from curation.ui import demo, diff, signals  # noqa: E402
+from curation.ui import diff, signals  # noqa: E402
 from curation.ui import pdf as P  # noqa: E402
 from curation.ui import whatif as W  # noqa: E402
 from curation.ui.app import create_app  # noqa: E402
 from curation.ui.runs import Run, discover  # noqa: E402
+from tools import demo_run as demo  # noqa: E402
 
 PAGES = ["", "/drops", "/distributions", "/duplicates", "/pdf", "/pdf/ab", "/whatif", "/rewrites"]
 

@@ -21,9 +21,9 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from curation.ui import demo  # noqa: E402
 from curation.ui.pdf import LABELS_FILE  # noqa: E402
 from curation.ui.server import serving  # noqa: E402
+from tools import demo_run as demo  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.spark, pytest.mark.heavy]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

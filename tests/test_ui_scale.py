@@ -16,8 +16,8 @@ import pytest
 pytest.importorskip("duckdb")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from curation.ui import demo  # noqa: E402
 from curation.ui.app import create_app  # noqa: E402
+from tools import demo_run as demo  # noqa: E402
 
 pytestmark = pytest.mark.heavy
 DOCS = int(os.environ.get("CURATION_UI_SCALE_DOCS", "100000"))

@@ -2,11 +2,9 @@
 
     curation quality train --positive P.jsonl ... --negative N.jsonl ... --output MODEL [--quantize]
     curation quality eval --model MODEL --positive ... --negative ...
-    curation quality select-data --output DIR          (the default model's training data, see below)
-    curation quality build-default [--output PATH]     (select-data + train + eval: the shipped model)
 
 Inputs: .jsonl / .jsonl.gz (field `text`, or --text-field), .parquet (column `text`), or .txt (one
-document per file). The default model's data selection is curation/stages/annotate/training_data.py.
+document per file). The shipped default model is rebuilt with `python -m tools.quality_model build-default`.
 """
 
 from __future__ import annotations
@@ -139,60 +137,7 @@ def cmd_eval(argv: list[str]) -> int:
     return 0
 
 
-def _default_dirs(a: argparse.Namespace) -> tuple[Path, Path | None]:
-    repo = Path(__file__).resolve().parents[2]
-    sample = Path(a.sample_dir) if a.sample_dir else repo / "sample_data"
-    ext = Path(a.ext_dir) if a.ext_dir else repo.parent / "shared" / "sample_data_ext"
-    return sample, (ext if ext.is_dir() else None)
-
-
-def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sample-dir", help="repo sample_data (default: ./sample_data next to the package)")
-    p.add_argument("--ext-dir", help="../shared/sample_data_ext (optional; adds Wikipedia positives)")
-    p.add_argument("--max-per-class", type=int, default=6000)
-    p.add_argument("--data-seed", type=int, default=0)
-
-
-def cmd_select_data(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="curation quality select-data", description="Write the default model's training data.")
-    p.add_argument("--output", "-o", required=True, help="folder for positives.jsonl, negatives.jsonl, selection.json")
-    _data_args(p)
-    a = p.parse_args(argv)
-    from curation.stages.annotate.training_data import select, write_jsonl
-
-    sample, ext = _default_dirs(a)
-    pos, neg, stats = select(sample, ext, a.max_per_class, a.data_seed)
-    out = Path(a.output)
-    write_jsonl(out / "positives.jsonl", pos)
-    write_jsonl(out / "negatives.jsonl", neg)
-    (out / "selection.json").write_text(json.dumps(stats, indent=2) + "\n")
-    print(json.dumps(stats, indent=2))
-    return 0
-
-
-def cmd_build_default(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="curation quality build-default",
-                                description="Select the default training data, train, evaluate on a 10%% holdout, write the model.")
-    from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL
-
-    p.add_argument("--output", "-o", default=str(DEFAULT_QUALITY_MODEL))
-    _data_args(p)
-    _train_args(p, epoch=20)  # ~2k examples per class: 5 epochs underfit (holdout accuracy 0.90 vs 0.99)
-    a = p.parse_args(argv)
-    from curation.stages.annotate.training_data import select
-
-    sample, ext = _default_dirs(a)
-    pos, neg, stats = select(sample, ext, a.max_per_class, a.data_seed)
-    pos_tr, pos_te = _split(pos, 0.1, a.seed)
-    neg_tr, neg_te = _split(neg, 0.1, a.seed)
-    out = _train(a, pos_tr, neg_tr, Path(a.output))
-    report = {"model": str(out), "bytes": out.stat().st_size, "selection": stats,
-              "holdout": evaluate(out, pos_te, neg_te)}
-    print(json.dumps(report, indent=2))
-    return 0
-
-
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "select-data": cmd_select_data, "build-default": cmd_build_default}
+COMMANDS = {"train": cmd_train, "eval": cmd_eval}
 
 
 def main(argv: list[str]) -> int:

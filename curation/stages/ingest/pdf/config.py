@@ -36,7 +36,7 @@ class PdfConfig:
     budget_cpu_seconds_per_page: float | None = opt(
         None, "Compute budget in CPU-seconds per page; when set, alpha = (budget - t_cheap) / (t_expensive - t_cheap) from measured costs.")
     min_gain: float = opt(0.0, "The expensive parser is proposed only where its predicted accuracy beats the best cheap parser's by more than this.")
-    model: str | None = opt(None, "Router model file (JSON); unset: the shipped model trained by `curation pdf train-router`.")
+    model: str | None = opt(None, "Router model file (JSON); unset: the shipped model trained by `python -m tools.pdf_router train-router`.")
     costs: dict[str, float] = opt({}, "CPU-seconds per page per parser, overriding the costs measured when the model was trained.")
     prior_accuracy: dict[str, float] = opt(
         {}, "Predicted accuracy to assume for parsers the model has no output for (e.g. an HTTP GPU parser).")

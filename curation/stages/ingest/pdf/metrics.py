@@ -14,6 +14,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from pathlib import Path
 
 _WS = re.compile(r"\s+")
 
@@ -87,3 +88,11 @@ def word_f1(pred: str, truth: str) -> float:
 
 def page_scores(pred: str, truth: str) -> dict[str, float]:
     return {"car": car(pred, truth), "bleu": bleu(pred, truth), "word_f1": word_f1(pred, truth)}
+
+
+def reference_pages(path: str | Path) -> list[str]:
+    """Page texts of a pdftotext output file (pages end with a form feed)."""
+    pages = Path(path).read_text(encoding="utf-8", errors="replace").split("\f")
+    if pages and not pages[-1].strip():
+        pages = pages[:-1]
+    return pages

@@ -327,8 +327,7 @@ class PdfRouting:
         """Measured BLEU per page (and doc mean) when `reference_dir` has `<stem>.txt` for this PDF."""
         if not self.cfg.reference_dir:
             return None
-        from curation.stages.ingest.pdf.metrics import page_scores
-        from curation.stages.ingest.pdf.trainset import reference_pages
+        from curation.stages.ingest.pdf.metrics import page_scores, reference_pages
 
         stem = Path(str(row.get("path") or row.get("source_id") or "")).stem
         ref = Path(self.cfg.reference_dir) / f"{stem}.txt"

@@ -164,7 +164,7 @@ def load_model(path: str | Path | None = None) -> RouterModel:
     p = str(Path(path) if path else DEFAULT_MODEL)
     if p not in _CACHE:
         if not Path(p).exists():
-            raise FileNotFoundError(f"PDF router model not found: {p} (train one with `curation pdf train-router`)")
+            raise FileNotFoundError(f"PDF router model not found: {p} (train one with `python -m tools.pdf_router train-router`)")
         _CACHE[p] = RouterModel.from_dict(json.loads(Path(p).read_text()))
     return _CACHE[p]
 

@@ -27,14 +27,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.stages.ingest.pdf.degrade import _pdf_string, serialize_pdf
+from tools.pdf.degrade import _pdf_string, serialize_pdf
 
 FONTS = ("Helvetica", "Times-Roman", "Courier")
 PAGE_SIZES = ((612.0, 792.0), (595.28, 841.89))  # US Letter, A4
 _LOOKALIKE = str.maketrans({"\u2217": "*", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u00a0": " ",
                             "\u2009": " ", "\u2002": " ", "\u2003": " ", "\u2032": "'", "\u2033": '"'})
 _SPACES = re.compile(r"[ \t]+")
-DEFAULT_TEXTS = Path(__file__).resolve().parents[4] / "sample_data" / "jsonl" / "documents.jsonl"
+DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "sample_data" / "jsonl" / "documents.jsonl"
 
 
 def encodable_text(text: str) -> str:

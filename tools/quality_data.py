@@ -7,7 +7,7 @@ positives (well-written reference prose, licences that allow redistribution):
   * the Python Language Reference topics bundled with CPython (`pydoc_data.topics`, PSF licence);
   * long docstrings of CPython's standard library modules, prose paragraphs only (PSF licence);
   * English Wikipedia articles among the evaluation samples (`near_dup` source articles and
-    `langid` en.* texts, CC BY-SA), when ../shared/sample_data_ext is present.
+    `langid` en.* texts, CC BY-SA), when the external evaluation set is given (--ext-dir).
 negatives (listings, boilerplate, spam):
   * Debian changelogs and package records (`/usr/share/doc/*/changelog.Debian.gz`,
     `/var/lib/dpkg/status`; Debian packages' own licences), i.e. bullet lists and key: value listings;

@@ -17,21 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.stages.ingest.pdf.analysis import analyse, cpu_seconds
-from curation.stages.ingest.pdf.degrade import make_variant, mixed_pdf
-from curation.stages.ingest.pdf.metrics import page_scores
+from curation.stages.ingest.pdf.metrics import page_scores, reference_pages
 from curation.stages.ingest.pdf.parsers import get_parser
+from tools.pdf.degrade import make_variant, mixed_pdf
 
 HELDOUT = ("elstest-5p", "multivar", "paper", "topology-hw-1", "l3news12", "quantum-template")
 TRAIN_KINDS = ("digital", "image", "scan", "ocr_layer", "garbled", "garbled")
 DEFAULT_PARSERS = ("pdfium", "pypdf", "tesseract")
-
-
-def reference_pages(path: str | Path) -> list[str]:
-    """Page texts of a pdftotext output file (pages end with a form feed)."""
-    pages = Path(path).read_text(encoding="utf-8", errors="replace").split("\f")
-    if pages and not pages[-1].strip():
-        pages = pages[:-1]
-    return pages
 
 
 @dataclass
@@ -195,7 +187,7 @@ SYNTH_KINDS = ("digital", "image", "scan", "ocr_layer", "garbled", "garbled", "m
 
 def synth_variant(text: str, kind: str, rng: random.Random, max_pages: int) -> tuple[bytes, list[str]]:
     """A typeset born-digital PDF of `text` (synth.py) turned into variant `kind`, with exact page truths."""
-    from curation.stages.ingest.pdf.synth import synth_pdf
+    from tools.pdf.synth import synth_pdf
 
     data, truths = synth_pdf(text, rng, max_pages=max_pages)
     pages = list(range(1, len(truths) + 1))
@@ -217,7 +209,7 @@ def synth_group(source_id: str) -> str:
 def synth_documents(n_sources: int, max_pages: int, seed: int, heldout: tuple[str, ...],
                     texts_path: str | Path | None = None) -> Iterator[tuple[str, str, bytes, list[str]]]:
     """(text id, kind, pdf bytes, page truths) for typeset PDFs of training-split texts, one kind per text."""
-    from curation.stages.ingest.pdf.synth import DEFAULT_TEXTS, load_texts, split_of
+    from tools.pdf.synth import DEFAULT_TEXTS, load_texts, split_of
 
     texts = [t for t in load_texts(texts_path or DEFAULT_TEXTS) if split_of(t.id, heldout) == "train"]
     rng = random.Random(seed)

@@ -6,7 +6,7 @@ stages/NN-stage/documents/) from given texts, so every page of the UI has someth
 values are synthetic (seeded random numbers), the texts are whatever the caller passes (real sample
 documents in the tests). Nothing in the pipeline reads these folders.
 
-    python -m curation.ui.demo OUT [--docs N] [--texts sample_data/jsonl/documents.jsonl] [--pdf FILE.pdf]
+    python -m tools.demo_run OUT [--docs N] [--texts sample_data/jsonl/documents.jsonl] [--pdf FILE.pdf]
 """
 
 from __future__ import annotations
@@ -310,7 +310,7 @@ def synthetic_texts(n: int, seed: int = 0) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m curation.ui.demo", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.demo_run", description=__doc__.split("\n\n")[0])
     p.add_argument("out")
     p.add_argument("--texts", help="JSONL file with a `text` field per line (default: synthetic texts)")
     p.add_argument("--docs", type=int, default=2000, help="number of documents when texts are synthetic")
