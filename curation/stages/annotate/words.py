@@ -1,26 +1,8 @@
 """Word tokens for the heuristic rules, computed for a whole batch without a per-document Python loop.
 
-The Gopher/FineWeb rules count words *and* punctuation tokens (datatrove tokenises English with spaCy's
-rule-based tokenizer, where "end." is two tokens), so the alphabetic-word ratio and the n-gram
-statistics depend on how punctuation is split. This tokenizer approximates spaCy's English rules:
-
-* punctuation at the edges of a whitespace-separated piece becomes one token per character
-  ("end." -> "end", "."; "())" -> "(", ")", ")"); a run of dots stays one token ("...");
-* punctuation *inside* a piece stays in it ("3.14", "1,000", "info.html", "001/026"), except spaCy's
-  infix rules: hyphens between letters ("e-mail" -> "e", "-", "mail"), ":<>=/" before a letter
-  ("and/or"), commas between letters, "+-*^" between digits; contractions split before the
-  apostrophe ("there's" -> "there", "'s");
-* URL-like pieces (scheme:// or www.) stay one token, as spaCy's URL rule keeps them.
-
-How: one Arrow whitespace split gives the pieces; pieces made of word characters only (most of them)
-are tokens as they are; the others are cut character by character with numpy over their code points
-(character classes come from a 64k-entry table that RE2 itself fills, so they are exactly the regex
-classes \\pL, \\pN, \\pM). tests/test_annotate_words.py keeps the earlier regex-replacement
-version of these rules as the reference and checks that both give the same tokens.
-
-Known differences from spaCy: "don't" becomes "don", "'t" (spaCy: "do", "n't"), abbreviations such as
-"Dr." lose their final dot to a separate token, and spaCy's special cases (emoticons, "a.m.") are absent.
-The benchmark measures what these differences do to keep/drop agreement.
+Approximates spaCy's rule-based English tokenizer (which datatrove uses for the Gopher/FineWeb rules): edge
+punctuation one token per character, spaCy's infix and contraction rules, URL-like pieces kept whole.
+Design (the rules, how, known differences from spaCy): docs/DESIGN.md#word-tokens
 """
 
 from __future__ import annotations

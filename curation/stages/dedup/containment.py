@@ -1,15 +1,8 @@
 """Document containment, the R2D2 hierarchy mapped to shingle sets (docs/PAPERS.md 2c-B, 2d).
 
-1. size/language filter: A may be contained in B only if |A| <= |B| (ties: doc_id order) and same language;
-2. LSH-Ensemble candidate search: indexed sets are split into size partitions (equi-depth on the global
-   size histogram); a query of size q probes partition p with the Jaccard threshold that containment t
-   implies at the partition's upper size bound u: s* = t / (u/q + 1 - t), through bands x rows chosen
-   per (partition, query-size class) with rows <= m; the probe is a Spark join on band keys;
-3. min-max bound test on the (min, max) MinHash signatures: for A ⊆ B every bound test passes, so
-   pruning on the share of failed tests never loses an exact containment;
-4. exact verification on the shingle sets.
-The plan (partitions and band parameters) is tiny and computed on the driver from the size histogram;
-the rows and joins are Spark's.
+Size/language filter -> LSH-Ensemble candidate search (a Spark join on band keys) -> min-max bound test on the
+MinHash signatures -> exact verification on the shingle sets; only the tiny plan is computed on the driver.
+Design: docs/DESIGN.md#dedup-containment
 """
 
 from __future__ import annotations

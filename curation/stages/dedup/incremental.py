@@ -1,17 +1,7 @@
 """Incremental dedup: a persisted index of kept documents, and the API scheduled runs call.
 
-Layout of an index folder (all Parquet, written by Spark, one sub-folder per batch):
-    meta.json                        the parameters signatures and bands were made with
-    features/batch=<id>/part-*.parquet   doc_id, source_id, node, text_hash, n_shingles, sig_min,
-                                      sig_max, shingles, length, crawl_date, quality, language
-    bands/batch=<id>/part-*.parquet      band, bhash, node (near-duplicate LSH keys)
-
-A batch id is an order-independent hash of the batch's doc_ids, so rerunning the same batch replaces
-its own entry (and never deduplicates a batch against itself), while a new batch is compared with
-every earlier batch. Old documents are never re-shingled or re-signed; only their persisted
-signatures, bands and shingle sets take part in joins.
-
-Usage (e.g. from a Prefect flow):
+An index folder holds meta.json plus features/batch=<id>/ and bands/batch=<id>/ (Parquet, one sub-folder per
+batch). Layout, columns and batch ids: docs/DESIGN.md#dedup-incremental-index
 
     from curation.stages.dedup.incremental import dedup_against_index
     result = dedup_against_index(spark, new_docs_df, "/data/dedup-index", DedupConfig())

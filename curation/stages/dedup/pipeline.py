@@ -1,17 +1,8 @@
 """The dedup program over one batch of documents, optionally against a persisted index of older batches.
 
-Order: exact -> near-duplicates -> containment, each switchable. Every step is a Spark DataFrame
-program (per-batch numpy work through mapInArrow, global work as joins and aggregations); the
-intermediate tables are written to `work_dir` so every plan stays short and nothing is collected to
-the driver except tiny summaries (counts, the shingle-size histogram, the containment plan).
-
-Every dropped document gets a *target*: the exact group's / component's representative, or its
-best container. Targets may themselves be dropped by a later step (a representative that turns out
-to be contained in a longer document), so targets are resolved by pointer jumping until they reach
-a kept document: `related_id` always names a kept document (or one kept by an earlier batch).
-
-Old (index) documents are `fixed`: they are never dropped, they win representative choices
-(they are already published), and pairs between two old documents are not re-examined.
+Exact -> near-duplicates -> containment, each switchable, each a Spark program (tables in `work_dir`).
+`related_id` always names a kept document (or one kept by an earlier batch); index documents are never dropped.
+Design (targets, pointer jumping, fixed old documents): docs/DESIGN.md#dedup-program
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """prune: self-supervised pruning scores (Sorscher et al. 2022) with SemDeDup and D4-style selection.
 
-Steps, each a Spark program (nothing but a k-means sample and per-cluster counts reaches the driver):
-1. embed every kept document (model once per Python worker) and store the vectors in side/embedded;
-2. fit spherical k-means on a sample, broadcast the centroids, give every document `cluster_id` and
-   `prototype_distance` (1 - cosine to the nearest centroid);
-3. SemDeDup inside each cluster (blockwise), dropping `semantic_duplicate`s, the farthest from the
-   centroid surviving; eps fixed or chosen for a target survival rate (D4's R_dedup);
-4. optionally re-cluster the survivors (D4), then keep a common fraction of every cluster, the hard or
-   the easy end as the data abundance says; the rest is dropped as `prototype_pruned`.
-The chosen policy and why go into the manifest; the score columns stay on every row for `select`.
+Embed -> spherical k-means (`cluster_id`, `prototype_distance`) -> SemDeDup per cluster (`semantic_duplicate`)
+-> optional re-clustering and a per-cluster keep fraction (`prototype_pruned`). The score columns stay on every
+row for `select`; the chosen policy goes into the manifest. Design: docs/DESIGN.md#prune-program
 """
 
 from __future__ import annotations

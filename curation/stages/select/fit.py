@@ -1,15 +1,8 @@
 """Fit (b, tau) per quality bucket with a shared a and d, by grid search as the authors do (docs/PAPERS.md 4b).
 
-The authors chose a grid over scipy optimisers for stability: b in linspace(-0.005, -0.5, 100), tau in
-linspace(1, 10, 100), a shared across buckets, d fixed or on a small grid, loss = sum of squared errors.
-We keep their (b, tau) grid and make the search fast instead of looping: in the paper form
-y = d + a * exp(b * G(N, P, tau)), so for every bucket exp(b*G) is computed once on the (b, tau) grid and
-the squared error for any (a, d) is a closed-form quadratic of three precomputed sums. a and d are searched
-on a coarse grid and then refined around the best point (our addition: the shared a has no natural range
-for LM losses, unlike the authors' error rates in [0, 1]).
-
 Input curves (CSV): bucket, pool_tokens, tokens_seen, loss - one row per measurement. Tokens are divided by
 `unit_tokens` (1e6 by default) before fitting, so the fitted a and d refer to that unit.
+Design (the closed-form search, the a/d refinement): docs/DESIGN.md#select-fit
 """
 
 from __future__ import annotations

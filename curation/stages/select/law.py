@@ -1,26 +1,9 @@
 """The scaling law for filtered data that is seen more than once (Goyal et al., CVPR 2024; docs/PAPERS.md 4a).
 
-Single pool, no repetition: y(n) = a * n**b + d (b < 0; d = irreducible loss). The utility b of a pool
-halves every tau passes over it: pass k+1 has utility b_{k+1} = b * 2**(-k/tau). With P the pool size,
-N the budget and n_j = min(j*P, N) the samples seen at the end of pass j (K = ceil(N/P) passes),
-
-    paper form:  y = a * n_1**b_1 * prod_{j=2..K} (n_j / n_{j-1})**b_j + d
-
-Because every factor is a power with exponent proportional to b, log(y - d) = log a + b * G(N, P, tau)
-with G = log n_1 + sum_{j>=2} 2**(-(j-1)/tau) * log(n_j / n_{j-1}); fitting exploits that.
-
-Mixing p pools (docs/PAPERS.md 4a): the effective utility of pass k over the merged pool is the mean of
-b_i * 2**(-k/tau_i) (we weight by the pools' token shares, which is the mean for equal-size buckets), and the
-merged pool has size sum(P_i). The authors also multiply every tau by p (motivated by CLIP's N^2-pair
-objective); for autoregressive LMs the default here is tau_scaling="none", "pools" reproduces the authors.
-
-The authors' code (`objective.py`) differs in two ways, kept here as `code_*` for cross-checks:
-    1. a sits inside the power and n is normalised by 100,000: (a * n / 1e5)**b;
-    2. d is added before the repetition product, so d is decayed too:
-       y = ((a * n_1 / 1e5)**b_1 + d) * prod_{j>=2} (n_j / n_{j-1})**b_j.
-The alternative "effective data" form (Muennighoff-style) is `effective_data_loss`.
-
-All functions take n in the caller's unit (the planner uses 1e6 tokens); scalars or numpy arrays of N.
+Paper form y = a * n_1**b_1 * prod_{j>=2} (n_j / n_{j-1})**b_j + d with b_{k+1} = b * 2**(-k/tau), its
+mixing over pools, and the authors' code form as `code_*` for cross-checks. n is in the caller's unit (the
+planner uses 1e6 tokens); N may be a scalar or a numpy array.
+Design (the forms, pool weights, tau scaling, the code's quirks): docs/DESIGN.md#select-law-forms
 """
 
 from __future__ import annotations

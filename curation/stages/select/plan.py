@@ -1,14 +1,7 @@
-"""From a token budget to a pool: predicted loss of every candidate pool, the choice, its threshold.
-
-FADU (Goyal et al.) transferred to text (docs/PAPERS.md 4c): cut the scored corpus into equal-token buckets,
-predict the loss of training on the top-k buckets for the budget N with the fitted laws (K = ceil(N/(kP))
-passes, utility decaying with every pass), choose k* = argmin, and cut at the lowest score of bucket k*.
-
-Guard rails (4c.4): if N fits in the best bucket, take it alone; never plan more than `max_repetitions`
-passes over a pool whose tau was not actually fitted (no laws, or tau at the edge of its grid). Without laws
-the plan falls back to the smallest pool repeated at most `fallback_repetitions` times (and says so).
+"""From a token budget to a pool: predicted loss of every candidate pool, the choice, its threshold (docs/PAPERS.md 4c).
 
 `make_plan` returns a JSON-ready dict (the UI calls it); `main` is `curation select plan`.
+Design (guard rails, the fallback without laws): docs/DESIGN.md#select-plan
 """
 
 from __future__ import annotations

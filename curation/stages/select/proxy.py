@@ -1,17 +1,8 @@
 """Proxy runs: train a small LM on each quality bucket alone and record loss vs tokens seen (docs/PAPERS.md 4c.2).
 
-The curves are what `fit` needs when the user has none. Per bucket k (best first, k <= proxy.buckets):
-    1. take (a hash-random sample of) the bucket's documents, at most proxy.max_pool_tokens tokens: the pool P;
-    2. train a byte-level GPT on it for max(multiples) * P tokens, cycling over the pool in shuffled epochs,
-       so budgets above P repeat the data exactly as the law assumes;
-    3. evaluate the validation loss (nats per byte) on a held-out reference set every time the tokens seen pass
-       multiple * P. One run evaluated at several budgets (constant learning rate after warm-up) stands in for
-       separate runs per budget: the cheap protocol, stated here because it is a choice.
-Token counts in the curves are the documents' own token counts (bytes are converted with each bucket's
-measured tokens-per-byte), so the fitted laws plan in the same unit as the budget.
-
-The proxy model is a config choice (proxy.model); "byte-tiny" trains on 2 CPU cores in minutes at demo scale,
-"byte-base" with a large proxy.max_pool_tokens is the GPU setting. No tokenizer download: bytes are tokens.
+The curves are what `fit` needs when the user has none; their token counts are the documents' own, so the
+laws plan in the budget's unit. The model is `proxy.model` ("byte-tiny": 2 CPU cores, minutes at demo scale;
+"byte-base": the GPU setting). Design (the protocol and its choices): docs/DESIGN.md#select-proxy-runs
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """select: compute-aware quality threshold - how hard to filter follows from the token budget.
 
-Goyal et al. (CVPR 2024) show that the best pool depends on how many tokens the model will see: the top
-10 % wins at small budgets and loses once it has been repeated too often. This stage cuts the scored
-documents into equal-token quality buckets (a score histogram, no global sort), predicts the loss of each
-candidate pool with the fitted laws (`curation select fit` / `proxy`), keeps the best pool and drops the rest
-as `below_quality_threshold` (threshold in the detail). Documents in the bucket(s) just below the threshold are
-flagged `recycle` - the pool REWIRE rewrites. The plan (plan.json, plan.svg) is written to the stage's side
-folder and summarised in the manifest.
-
-Sub-commands: `curation select fit --curves CURVES.csv`, `curation select plan --input DOCS --budget-tokens N
-[--json]`, `curation select proxy --input DOCS --output CURVES.csv [--fit]`.
+Keeps the pool of equal-token quality buckets with the lowest predicted loss, drops the rest as
+`below_quality_threshold` and flags the bucket(s) just below as `recycle`; plan.json and plan.svg go to the
+side folder. Sub-commands: `curation select fit --curves CURVES.csv`, `curation select plan --input DOCS
+--budget-tokens N [--json]`, `curation select proxy --input DOCS --output CURVES.csv [--fit]`.
+Design: docs/DESIGN.md#select-overview
 """
 
 from __future__ import annotations

@@ -1,18 +1,8 @@
 """Per-page cost of the expensive parser (OCR), predicted from the cheap features, for cost-aware budget ranking.
 
-Why: AdaParse App. C maximises accuracy subject to a time budget, a knapsack whose items are pages worth
-(expected improvement) and costing (expensive-parser seconds). A flat per-page cost (the model's `costs`) makes
-every page cost the same, so the ranking can only use the gain. Tesseract's time per page is far from flat (0.3-6
-CPU-s in the training rows) and is predictable from what the cheap pass already measured: the amount of text on a
-born-digital or garbled page (characters per area, characters), and on image pages the render's ink share,
-contrast, noise and sharpness (noisy, dense scans take longest).
-
-Model: ridge regression of log(seconds) on those features, with one coefficient set for pages whose image-quality
-features were rendered (`img_rendered` = 1: images cover the page) and one for the others, since the two groups
-carry their information in different features. Fitted on the measured OCR timings of the training rows
-(`data/pdf_router/train_pages.jsonl`, `seconds.tesseract`), ridge strength by leave-PDFs-out cross-validation there.
-Stored in the router model file under "expensive_cost"; absent in older model files (then every page costs the same).
-Timings were measured on a shared machine: the scale is noisy, the ranking only needs the ratios.
+A ridge regression of log(seconds), one coefficient set per value of `img_rendered`, stored in the router model
+file under "expensive_cost" (absent in older model files: then every page costs the same).
+Design (why, features, fitting data): docs/DESIGN.md#pdf-ocr-cost-model
 """
 
 from __future__ import annotations

@@ -11,15 +11,8 @@ File format (JSON Lines; the web UI appends one line per judgement to `<run_dir>
 - `reviewer`: free text or null; `time`: ISO-8601 with timezone.
 Unknown keys are ignored; a malformed line is reported with its line number and skipped, never fatal.
 
-Alignment objective — why Bradley-Terry and not DPO as in AdaParse: DPO aligns a *generative* model through
-log-probability ratios against a frozen reference. Our predictor is a scorer (one predicted accuracy per
-parser), and for a scorer DPO's loss reduces to a Bradley-Terry model on score differences,
-P(a > b) = sigmoid((y_a - y_b) / tau). We minimise that negative log-likelihood, plus
-- for "neither": both scores pushed below an acceptability level theta, -log sigmoid((theta - y) / tau) each;
-- DPO's reference anchor: lambda_ref * (y - y_ref)^2 on the preference pages (y_ref = the model before alignment);
-- AdaParse's step 3 (re-fit on the regression data with a lower learning rate): lambda_reg * squared error on
-  the regression rows, when the training table is given.
-So preferences re-rank parsers where people disagree with BLEU without forgetting the measured accuracies.
+Alignment: a Bradley-Terry objective on score differences, anchored to the model before alignment and to the
+regression data. Design (why not DPO, the loss terms): docs/DESIGN.md#pdf-preference-alignment
 """
 
 from __future__ import annotations

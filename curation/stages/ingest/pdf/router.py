@@ -1,26 +1,9 @@
 """AdaParse routing: validity gate, predicted accuracies, and the budget rule (docs/PAPERS.md 1a steps 2, 3, 5, 6).
 
-Per unit (a page in page mode, a document in document mode):
-1. gate: cheap statistics say the text layer is invalid (no text on an image page, CID garbage, replacement
-   characters, absurd whitespace) -> the cheap parsers' predicted accuracy is forced to 0;
-2. predictor: expected accuracy of every parser;
-3. provisional choice = the best parser by prediction; the expensive parser is *proposed* where it beats the
-   best cheap one by more than `min_gain`;
-4. budget: of the units seen so far at most floor(alpha * units) go to the expensive parser; when more are
-   proposed, the ranking rule orders them: "tiered" (the default) puts pages without any text layer first, then
-   other gate-flagged ones, then the largest expected improvement (y_expensive - y_best_cheap); "improvement"
-   (docs/PAPERS.md 1a step 5 as written) ranks every proposal by expected improvement alone, with the cheap parsers'
-   predicted accuracy forced to 0 where the gate flagged the text layer (so no-text pages rank by predicted OCR
-   accuracy). "tiered_per_second" and "per_second" are AdaParse App. C's objective (accuracy under a time budget,
-   a knapsack): expected improvement per predicted expensive-parser second of the page (cost.py), within the tiers
-   or over all proposals. "tiered" ships. Under "improvement", garbled layers took the budget from scans whose OCR
-   accuracy the predictor under-rates: the image-only target (>= 95 % of them OCRed at alpha 0.2) failed, and
-   accuracy was not better overall (notes/issue-4.md, session 3; the per-second rules: session 3b).
-On Spark the cap is global (frames.py: the floor(alpha * all units) proposals of highest priority over the
-whole input, an ordered limit over the small table of proposals), because per-partition caps round small
-partitions down to zero: a 2-page scan alone in its task would get floor(0.2 * 2) = 0 OCR pages.
-`BudgetRouter.route` is the streaming variant (per batch, unused allowance carried to the next batch of the same
-worker; AdaParse caps per batch of k = 256), used where batches are large.
+Per unit (page or document): gate the text layer, predict every parser's accuracy, propose the expensive
+parser where it beats the best cheap one by more than `min_gain`, and send at most floor(alpha * units)
+proposals to it, ordered by one of `RANKINGS` ("tiered" is the default). `select_global` caps over the whole
+input; `BudgetRouter.route` is the streaming per-batch variant. Design: docs/DESIGN.md#pdf-router-ranking
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
 """HTML to main-content text: resiliparse (fast default), trafilatura (accurate) and a per-page router.
 
-The router follows AdaParse's idea for HTML: run the cheap extractor on every page, compute a cheap
-signal from its output that predicts a bad extraction, and pay for the accurate extractor only on
-the pages where the signal is highest, within a compute budget. The signal is the share of the
-output's characters that sit in short lines (fewer than `SHORT_LINE_WORDS` words): menus, link lists,
-bylines and share bars are short lines, article prose is not, so when resiliparse's main-content
-heuristic lets boilerplate through the share goes up; an almost empty output on a page with much
-markup (main content missed) scores 1. How the signal is spent (budget per window of pages, a floor
-below which a page is never re-extracted) is in `sandbox.Extractor.run_window`: the signal's level
-depends on the genre (shop and portal pages in Common Crawl score far higher than news articles), so
-a fixed threshold alone would make the cost unpredictable, while a budget bounds it.
+The router runs resiliparse on every page and re-extracts with trafilatura, within a budget, the pages whose
+`boilerplate_score` (share of output characters in lines under `SHORT_LINE_WORDS` words) is highest.
+Design (the signal, why a budget): docs/DESIGN.md#html-extraction-router
 """
 
 from __future__ import annotations

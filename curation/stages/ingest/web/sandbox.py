@@ -1,29 +1,9 @@
-"""A per-page time (and memory) limit for HTML extraction.
+"""A per-page time (and memory) limit for HTML extraction, in one long-lived worker process per reader.
 
-Extractors are C/C++ (resiliparse, lxml) and cannot be interrupted by Python signals, and some pages
-make them run for minutes (trafilatura#704). So extraction runs in one long-lived worker process per
-reader (`python -m curation.stages.ingest.web.sandbox`, a plain subprocess: no multiprocessing start-method
-or `__main__` re-import issues inside Spark's Python workers). Each page may use `timeout_s` of the
-worker's CPU time (RLIMIT_CPU, set per page: the kernel stops the worker with SIGXCPU) and
-`WALL_FACTOR` x `timeout_s` of wall-clock time (the parent kills the worker). CPU time is the primary
-limit because a wall-clock limit on a loaded machine quarantines good pages (datatrove's 1 s wall
-limit emptied most pages of one benchmark run at load 25). Either way the page is quarantined as
-`extract_timeout` and a fresh worker takes the next page. The worker runs under an address-space
-limit, so a page that blows up memory only kills the worker (`extract_error`). `timeout_s <= 0`
-extracts in-process with no limit (trusted input, bare benchmarks).
-
-The guard must cost next to nothing against a ~1.5 ms resiliparse call, so pages do not travel
-through the pipe at all:
-- the page's bytes (as read from the record: the worker does the charset detection and decoding, so
-  the reader never builds the page's str) are copied once into a shared-memory area (a memfd the
-  worker maps read-only); the pipe carries only a fixed struct header per page (method, where the
-  bytes lie, URL, HTTP charset). The worker decodes straight from the shared pages. The area is used
-  as a bump allocator that restarts at 0 whenever no page is in flight, so a page is never
-  overwritten before its result came back; a page larger than the area goes inline through the pipe;
-- a result is a fixed struct header plus the text as UTF-8 (and the codec used);
-- the parent is one thread: it sends a window's requests, then sleeps in `select` until results
-  arrive (several per read when they are ready).
-Without memfd (non-Linux) every page goes inline through the pipe, with the same protocol.
+Each page may use `timeout_s` of the worker's CPU time (RLIMIT_CPU) and `WALL_FACTOR` x `timeout_s` of
+wall-clock time; past either it is quarantined as `extract_timeout` (a page that kills the worker:
+`extract_error`) and a fresh worker takes the next page. `timeout_s <= 0` extracts in-process with no limit.
+Design (why CPU time, the shared-memory protocol): docs/DESIGN.md#extraction-sandbox
 """
 
 from __future__ import annotations

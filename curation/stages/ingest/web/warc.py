@@ -1,14 +1,8 @@
 """Streaming WARC/ARC record framing that survives corrupt input and accounts for every byte range.
 
-Why our own framing instead of warcio's or fastwarc's iterator: both stop (or print to stderr and
-guess) at the first corrupt gzip member or bad Content-Length, so every record after the damage is
-silently lost. Here a damaged region becomes one `Corrupt` item (quarantined downstream, with the
-WARC-Record-ID when it can still be read) and reading resynchronises on the next gzip member
-(per-record gzip, the Common Crawl layout) or the next `WARC/` header line (plain files), so the
-ledger accounts for every record that is still readable.
-
-Memory is bounded: records are read one at a time, a block larger than `max_record_bytes` is skipped
-in chunks (reported as `too_large`), and header blocks are capped.
+A damaged region becomes one `Corrupt` item and reading resynchronises on the next gzip member or `WARC/`
+line; a block larger than `max_record_bytes` is skipped in chunks (`too_large`).
+Design (why not warcio/fastwarc): docs/DESIGN.md#warc-framing
 """
 
 from __future__ import annotations
