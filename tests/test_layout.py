@@ -98,3 +98,36 @@ def test_register_rejects_a_rule_set_whose_limits_name_missing_config_fields():
 
     with pytest.raises(ValueError, match="min_x"):
         register(Broken)
+
+
+def test_the_import_graph_of_the_package_has_no_cycles():
+    """Function-level imports count too: a cycle means two modules that cannot be understood apart."""
+    mods = {}
+    for p in (ROOT / "curation").rglob("*.py"):
+        name = ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        mods[name.removesuffix(".__init__")] = p
+
+    def owner(m: str) -> str:
+        while m and m not in mods:
+            m = m.rpartition(".")[0]
+        return m
+
+    graph = {m: {owner(t) for t in _imports(p) if t.startswith("curation")} - {"", m} for m, p in mods.items()}
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        path.append(m)
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                return path[path.index(n):] + [n]
+            if n not in state and (found := visit(n)):
+                return found
+        state[m] = 2
+        path.pop()
+        return None
+
+    for m in sorted(graph):
+        if m not in state and (cycle := visit(m)):
+            pytest.fail(" -> ".join(cycle))

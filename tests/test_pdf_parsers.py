@@ -10,8 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from curation.stages.ingest.pdf import metrics
+from curation.stages.ingest.pdf.document import PdfOpenError, open_pdf
 from curation.stages.ingest.pdf.features import FEATURES, text_stats
-from curation.stages.ingest.pdf.parsers import PARSERS, HttpParser, PdfOpenError, get_parser, open_pdf
+from curation.stages.ingest.pdf.parsers import PARSERS, HttpParser, get_parser
 from curation.stages.ingest.pdf.render import render_page_png
 from tools.pdf.degrade import garble, make_variant, mixed_pdf
 

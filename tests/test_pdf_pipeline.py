@@ -212,7 +212,7 @@ def test_sandbox_survives_a_crashing_and_a_hanging_call():
         with pytest.raises(SandboxTimeout):
             box.call("time:sleep", 30, timeout=0.5)
         with pytest.raises(SandboxError) as e:
-            box.call("curation.stages.ingest.pdf.parsers:open_pdf", b"", timeout=20)
+            box.call("curation.stages.ingest.pdf.document:open_pdf", b"", timeout=20)
         assert e.value.reason == "pdf_empty_file"
         assert box.call("math:sqrt", 16.0, timeout=20) == 4.0
     finally:

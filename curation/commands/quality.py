@@ -10,11 +10,12 @@ document per file). The shipped default model is rebuilt with `python -m tools.q
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import sys
 from pathlib import Path
+
+from curation.io.readers import json_lines
 
 NAME = "quality"
 HELP = "train / evaluate the fastText quality classifier (DCLM-style, label hq)"
@@ -35,18 +36,13 @@ def read_texts(paths: list[str], text_field: str = "text") -> list[str]:
 
                 out.extend(t for t in pq.read_table(f, columns=[text_field]).column(text_field).to_pylist() if t)
             elif name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")):
-                opener = gzip.open if name.endswith(".gz") else open
-                with opener(f, "rt", encoding="utf-8", errors="replace") as fh:
-                    for n, line in enumerate(fh, 1):
-                        if not line.strip():
-                            continue
-                        try:
-                            t = json.loads(line).get(text_field)
-                        except (json.JSONDecodeError, AttributeError):
-                            print(f"{f}:{n}: not a JSON object, skipped", file=sys.stderr)
-                            continue
-                        if isinstance(t, str) and t.strip():
-                            out.append(t)
+                def bad(n: int, _e: Exception, f: Path = f) -> None:
+                    print(f"{f}:{n}: not a JSON object, skipped", file=sys.stderr)
+
+                for rec in json_lines(str(f), bad):
+                    t = rec.get(text_field) if isinstance(rec, dict) else None
+                    if isinstance(t, str) and t.strip():
+                        out.append(t)
             else:
                 out.append(f.read_bytes().decode("utf-8", "replace"))
     return out

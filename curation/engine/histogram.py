@@ -11,7 +11,6 @@ stage compute it the same way, so "in the top-k pool" means "bin >= first bin of
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.io import fs, run_folder
+from curation.io.readers import json_lines
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -144,20 +144,12 @@ def iter_score_chunks(paths: list[str], score_col: str, token_col: str) -> Itera
                 for batch in pf.iter_batches(columns=cols, batch_size=65536):
                     yield _to_numpy(batch, score_col, token_col)
         else:
-            import gzip
-
-            opener = gzip.open if f.endswith(".gz") else open
             scores, toks = [], []
-            with opener(f, "rt", encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    s = rec.get(score_col) if isinstance(rec, dict) else None
-                    scores.append(float(s) if isinstance(s, int | float) else math.nan)
-                    t = rec.get(token_col) if isinstance(rec, dict) else None
-                    toks.append(int(t) if isinstance(t, int | float) else 0)
+            for rec in json_lines(f):
+                s = rec.get(score_col) if isinstance(rec, dict) else None
+                scores.append(float(s) if isinstance(s, int | float) else math.nan)
+                t = rec.get(token_col) if isinstance(rec, dict) else None
+                toks.append(int(t) if isinstance(t, int | float) else 0)
             yield np.array(scores, dtype=float), np.array(toks, dtype=float)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -134,6 +134,24 @@ def _open_text_stream(path: str) -> io.BufferedIOBase:
 
         return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
     return raw  # type: ignore[return-value]
+
+
+def json_lines(path: str, on_error: Callable[[int, Exception], None] | None = None) -> Iterator[Any]:
+    """The parsed value of every non-blank line of a JSONL file (plain, .gz or .zst; local or URI).
+
+    For side readers that need a few fields of scored documents (select, quality training); a line that does
+    not parse is skipped and given to `on_error(line_number, error)`. The pipeline's input reader is
+    `read_jsonl`, which accounts for every line in the ledger instead.
+    """
+    with _open_text_stream(path) as stream:
+        for n, line in enumerate(_lines(stream), 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line.decode("utf-8", "replace"))
+            except (ValueError, RecursionError) as e:
+                if on_error is not None:
+                    on_error(n, e)
 
 
 def _decode(line: bytes, cfg: InputConfig) -> tuple[str | None, str | None]:

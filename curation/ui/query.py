@@ -69,6 +69,12 @@ def rows(sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+def page(sql: str, number: int, size: int, params: Sequence[Any] = ()) -> tuple[list[dict[str, Any]], bool]:
+    """Rows of page `number` (1-based) of `sql`, and whether another page follows."""
+    got = rows(f"{sql} LIMIT {size + 1} OFFSET {(number - 1) * size}", params)
+    return got[:size], len(got) > size
+
+
 def scalar(sql: str, params: Sequence[Any] = ()) -> Any:
     got = connection().execute(sql, list(params)).fetchone()
     return got[0] if got else None

@@ -158,7 +158,7 @@ def _subset(data: bytes, pages: list[int]) -> bytes:
 
 
 def _page_size(data: bytes, page: int) -> tuple[float, float]:
-    from curation.stages.ingest.pdf.parsers import open_pdf
+    from curation.stages.ingest.pdf.document import open_pdf
 
     pdf = open_pdf(data)
     try:

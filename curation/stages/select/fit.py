@@ -429,7 +429,7 @@ def main(argv: list[str]) -> int:
     """`curation select fit --curves CURVES.csv [--output LAWS.json]`: fit and print the fit quality."""
     import argparse
 
-    from curation.stages.select.plan import load_select_config
+    from curation.stages.select.cli import load_select_config
 
     p = argparse.ArgumentParser(prog="curation select fit",
                                 description="Fit (b, tau) per quality bucket with shared a and d by grid search.")

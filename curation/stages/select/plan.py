@@ -17,6 +17,7 @@ import numpy as np
 
 from curation.engine.histogram import Bucket, Histogram, histogram_files, quality_buckets
 from curation.stages.select import law
+from curation.stages.select.cli import load_select_config
 from curation.stages.select.config import SelectConfig
 from curation.stages.select.fit import Laws
 
@@ -181,12 +182,6 @@ def format_plan(plan: dict[str, Any]) -> str:
     if plan["plot"]:
         lines.append(f"plot: {plan['plot']}")
     return "\n".join(lines)
-
-
-def load_select_config(config: str | None, sets: list[str]) -> SelectConfig:
-    from curation.config import load_config
-
-    return load_config(config, sets).section("select")
 
 
 def main(argv: list[str]) -> int:

@@ -23,6 +23,7 @@ import xxhash
 
 from curation.engine.histogram import bin_index, document_files, histogram_files, quality_buckets
 from curation.io import fs
+from curation.io.readers import json_lines
 from curation.stages.select.config import ProxyConfig, SelectConfig
 from curation.stages.select.fit import CurvePoint, write_curves
 
@@ -50,7 +51,6 @@ def _priority(key: str, seed: int) -> float:
 
 def _iter_docs(paths: list[str], score_col: str, token_col: str):
     """(key, text, score, tokens) for every document, streamed."""
-    import gzip
 
     for f in document_files(paths):
         if f.lower().endswith((".parquet", ".pq")):
@@ -66,16 +66,10 @@ def _iter_docs(paths: list[str], score_col: str, token_col: str):
                         key = d["doc_id"][i] if "doc_id" in d else text or ""
                         yield key, text, d[score_col][i], d.get(token_col, [None] * batch.num_rows)[i]
         else:
-            opener = gzip.open if f.endswith(".gz") else open
-            with opener(f, "rt", encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    try:
-                        r = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(r, dict):
-                        text = r.get("text")
-                        yield str(r.get("doc_id") or r.get("id") or text), text, r.get(score_col), r.get(token_col)
+            for r in json_lines(f):
+                if isinstance(r, dict):
+                    text = r.get("text")
+                    yield str(r.get("doc_id") or r.get("id") or text), text, r.get(score_col), r.get(token_col)
 
 
 def _tokens_of(text: str, tokens: Any) -> int:
@@ -146,14 +140,7 @@ def _read_reference(path: str, limit: int) -> Sample:
         if f.lower().endswith((".parquet", ".pq")):
             texts += [t for t in pq.read_table(f, columns=["text"]).column("text").to_pylist() if t]
         else:
-            with open(f, encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    try:
-                        r = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"]:
-                        texts.append(r["text"])
+            texts += [r["text"] for r in json_lines(f) if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"]]
         if len(texts) >= limit:
             break
     texts = texts[:limit]
@@ -303,8 +290,8 @@ def run_proxies(paths: list[str], cfg: SelectConfig, output: str | Path) -> tupl
 
 def main(argv: list[str]) -> int:
     """`curation select proxy --input DOCS --output CURVES.csv [--fit]`."""
+    from curation.stages.select.cli import load_select_config
     from curation.stages.select.fit import fit_laws, format_fit
-    from curation.stages.select.plan import load_select_config
 
     p = argparse.ArgumentParser(prog="curation select proxy",
                                 description="Train a small proxy LM per quality bucket and record loss-vs-tokens curves.")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from curation.ui import charts, signals
-from curation.ui.app import UI
+from curation.ui.context import UI
 
 MAX_CHARTS = 60
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from curation.ui import query as Q
-from curation.ui.app import PAGE_SIZE, UI, NotFound, page_number
+from curation.ui.context import PAGE_SIZE, UI, NotFound, page_number
 from curation.ui.views.common import TEXT_LIMIT, cell, find_document, history_of
 
 SAMPLE_COLUMNS = ["doc_id", "source_id", "decision", "reason", "related_id", "detail", "token_count",
@@ -43,10 +43,8 @@ def router(ui: UI) -> APIRouter:
                 where.append("contains(lower(text), lower(?))")
                 params.append(q[:200])
             sql = (f"SELECT {Q.select_list(cols, 240)} FROM {Q.source(files)}"
-                   f"{' WHERE ' + ' AND '.join(where) if where else ''} LIMIT {PAGE_SIZE + 1} OFFSET {(p - 1) * PAGE_SIZE}")
-            sample = Q.rows(sql, params)
-            has_next = len(sample) > PAGE_SIZE
-            sample = sample[:PAGE_SIZE]
+                   f"{' WHERE ' + ' AND '.join(where) if where else ''}")
+            sample, has_next = Q.page(sql, p, PAGE_SIZE, params)
         base = {"stage": st.label if st else None, "reason": reason, "decision": decision, "q": q}
         return ui.page(request, "drops.html", run=run, active="drops", reasons=reasons, stage=st,
                        stages=with_rejects, sample=sample, page=p, has_next=has_next, base=base)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from curation.ui import diff
 from curation.ui import query as Q
-from curation.ui.app import PAGE_SIZE, UI, NotFound, page_number
+from curation.ui.context import PAGE_SIZE, UI, NotFound, page_number
 from curation.ui.runs import Run, StageInfo
 from curation.ui.views.common import pick_stage, rows_by_source_id
 
@@ -77,11 +77,8 @@ def router(ui: UI) -> APIRouter:
             if files and "reason" in cols:
                 want = [c for c in ("doc_id", "source_id", "related_id", "containment_score", "token_count", "detail")
                         if c in cols]
-                pairs = Q.rows(f"SELECT {Q.select_list(want + (['text'] if 'text' in cols else []), 160)} "
-                               f"FROM {Q.source(files)} WHERE reason = '{CONTAINED}' "
-                               f"LIMIT {PAGE_SIZE + 1} OFFSET {(pp - 1) * PAGE_SIZE}")
-                has_next_pairs = len(pairs) > PAGE_SIZE
-                pairs = pairs[:PAGE_SIZE]
+                pairs, has_next_pairs = Q.page(f"SELECT {Q.select_list(want + (['text'] if 'text' in cols else []), 160)} "
+                                               f"FROM {Q.source(files)} WHERE reason = '{CONTAINED}'", pp, PAGE_SIZE)
         base = {"stage": st.label if st else None}
         return ui.page(request, "duplicates.html", run=run, active="dups", stage=st, stages=choices, groups=groups,
                        total_groups=total_groups, page=p, has_next=p * PAGE_SIZE < total_groups, pairs=pairs,

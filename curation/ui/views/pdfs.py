@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from curation.ui import pdf as P
 from curation.ui import query as Q
-from curation.ui.app import PAGE_SIZE, UI, NotFound, page_number
+from curation.ui.context import PAGE_SIZE, UI, NotFound, page_number
 from curation.ui.runs import Run
 
 _bytes_cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
@@ -70,10 +70,8 @@ def router(ui: UI) -> APIRouter:
             cols = run.columns(files)
             want = [c for c in ("doc_id", "source_id", "decision", "reason", "detail", "token_count", "pdf_pages_json")
                     if c in cols]
-            docs = Q.rows(f"SELECT {Q.select_list(want)} FROM {Q.source(files)} WHERE source_type = 'pdf' "
-                          f"LIMIT {PAGE_SIZE + 1} OFFSET {(p - 1) * PAGE_SIZE}")
-            has_next = len(docs) > PAGE_SIZE
-            docs = docs[:PAGE_SIZE]
+            docs, has_next = Q.page(f"SELECT {Q.select_list(want)} FROM {Q.source(files)} WHERE source_type = 'pdf'",
+                                    p, PAGE_SIZE)
             for d in docs:
                 d["pages"] = P.pages_info(d.pop("pdf_pages_json", None))
                 d["score_names"] = sorted({n for pg in d["pages"] for n in pg["scores"]})

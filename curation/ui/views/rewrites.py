@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from curation.ui import query as Q
 from curation.ui import signals
-from curation.ui.app import UI, page_number
+from curation.ui.context import UI, page_number
 from curation.ui.runs import Run, StageInfo
 from curation.ui.views.common import pick_stage, rows_by_source_id
 
@@ -50,11 +50,8 @@ def router(ui: UI) -> APIRouter:
                 numeric = signals.numeric_columns(run.schema(files))
                 want = [c for c in ("doc_id", "source_id", "decision", "reason", "related_id", "detail", *numeric)
                         if c in cols]
-                got = Q.rows(f"SELECT {Q.select_list(want)}, left(text, {PREVIEW}) AS text, length(text) AS chars "
-                             f"FROM {Q.source(files)} WHERE source_type = 'rewrite' "
-                             f"LIMIT {PAGE + 1} OFFSET {(p - 1) * PAGE}")
-                has_next = len(got) > PAGE
-                got = got[:PAGE]
+                got, has_next = Q.page(f"SELECT {Q.select_list(want)}, left(text, {PREVIEW}) AS text, "
+                                       f"length(text) AS chars FROM {Q.source(files)} WHERE source_type = 'rewrite'", p, PAGE)
                 # kept rows carry no related_id: the stage's ledger has it
                 ids = [g["doc_id"] for g in got if not g.get("related_id")]
                 if ids and st.ledger_files:

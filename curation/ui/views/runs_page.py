@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from curation.ui import charts
-from curation.ui.app import UI
+from curation.ui.context import UI
 
 
 def funnel_rows(run) -> list[dict]:

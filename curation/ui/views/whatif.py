@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from curation.ui import signals
 from curation.ui import whatif as W
-from curation.ui.app import UI
+from curation.ui.context import UI
 
 
 def _float(v: str | None) -> float | None:

@@ -9,6 +9,7 @@ import resource
 import time
 from dataclasses import dataclass, field
 
+from curation.stages.ingest.pdf.document import open_pdf
 from curation.stages.ingest.pdf.features import (
     FEATURES,
     PageStructure,
@@ -17,7 +18,7 @@ from curation.stages.ingest.pdf.features import (
     text_stats,
 )
 from curation.stages.ingest.pdf.image_quality import ImageQuality, page_image_quality
-from curation.stages.ingest.pdf.parsers import clean_text, open_pdf
+from curation.stages.ingest.pdf.parsers import clean_text
 
 
 def cpu_seconds() -> float:

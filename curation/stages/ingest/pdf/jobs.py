@@ -12,13 +12,13 @@ from curation.stages.ingest.pdf.parsers import get_parser
 
 def cheap_job(data: bytes, max_pages: int) -> DocAnalysis:
     """Cheap parse + structure + features of a whole PDF (raises PdfOpenError with a reason code)."""
-    from curation.stages.ingest.pdf.parsers import open_pdf
+    from curation.stages.ingest.pdf.document import open_pdf
 
     pdf = open_pdf(data)
     n = len(pdf)
     pdf.close()
     if n > max_pages:
-        from curation.stages.ingest.pdf.parsers import PdfOpenError
+        from curation.stages.ingest.pdf.document import PdfOpenError
 
         raise PdfOpenError("pdf_too_many_pages", f"{n} pages > ingest.pdf.max_pages={max_pages}")
     return analyse(data)

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 def render_page_image(data: bytes, page: int, dpi: int = 150, grey: bool = False) -> Image.Image:
     """Page `page` (1-based) of the PDF as a PIL image at `dpi`."""
-    from curation.stages.ingest.pdf.parsers import open_pdf, page_indices
+    from curation.stages.ingest.pdf.document import open_pdf, page_indices
 
     pdf = open_pdf(data)
     try:

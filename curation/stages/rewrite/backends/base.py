@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from curation.stages.rewrite.config import RewriteConfig
+    pass
 
 
 class BackendUnavailable(ValueError):
@@ -47,18 +47,3 @@ class Backend(Protocol):
     def check(self) -> None: ...
 
     def generate(self, prompts: list[str], sampling: Sampling) -> list[Generation]: ...
-
-
-def make_backend(cfg: RewriteConfig, concurrency: int | None = None) -> Backend:
-    if cfg.backend == "http":
-        from curation.stages.rewrite.backends.http import OpenAIHTTPBackend
-
-        h = cfg.http
-        return OpenAIHTTPBackend(h.base_url, h.model, concurrency=concurrency or h.concurrency, timeout_s=h.timeout_s,
-                                 retries=h.retries, backoff_s=h.backoff_s, api_key_env=h.api_key_env)
-    if cfg.backend == "embedded":
-        from curation.stages.rewrite.backends.embedded import EmbeddedLlamaBackend
-
-        e = cfg.embedded
-        return EmbeddedLlamaBackend(e.model_path, n_ctx=e.n_ctx, threads=e.threads)
-    raise ValueError(f"unknown rewrite backend {cfg.backend!r} (http or embedded)")
