@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/annotate.py --docs 5000     # more (documents are reused round-robin)
     .venv/bin/python benchmarks/annotate.py --docs 0        # every document of the pool once
 
-Documents (long, real): web pages of ../shared/sample_data_ext/web_extraction (main text extracted with
+Documents (long, real): web pages of the external evaluation set's web_extraction/ (tools/eval_data.py) (main text extracted with
 resiliparse, as a pipeline would), Common Crawl / ClueWeb pages from sample_data/warc (all visible text),
 and sample_data/jsonl (langid texts, PDF pages). Both sides see the same texts.
 
@@ -42,7 +42,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-EXT = ROOT.parent / "shared" / "sample_data_ext"
+
+from tools.eval_data import eval_data_path  # noqa: E402
+
+EXT = eval_data_path()
 PEER = ROOT / ".bench" / "datatrove-venv"
 FILTERS = ["language", "gopher_repetition", "gopher_quality", "c4", "fineweb"]
 
@@ -358,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name}: {k}: {v}")
     acc = langid_accuracy()
     report["langid"] = acc
-    print("\nLanguage id (lid.176.ftz) on ../shared/sample_data_ext/langid:", json.dumps(acc, indent=1))
+    print("\nLanguage id (lid.176.ftz) on the evaluation set's langid/:", json.dumps(acc, indent=1))
     check = classifier_check()
     report["classifier_aeb"] = check
     print("\nQuality classifier on AEB pages (article text vs. the rest of the page):", json.dumps(check, indent=1))

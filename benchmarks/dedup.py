@@ -37,6 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tools.eval_data import eval_data_path  # noqa: E402
 from tools.planted_dedup import Label, build_corpus  # noqa: E402
 
 PEER_VENV = ROOT / ".bench" / "datatrove-venv"
@@ -108,7 +109,7 @@ def write_corpus(out: Path, docs: int, bases: int, seed: int, jump: float) -> tu
     labels: list[Label] = []
     nbytes, n, part = 0, 0, 0
     kinds: dict[str, str] = {}
-    ext = ROOT.parent / "shared" / "sample_data_ext"
+    ext = eval_data_path()
     for recs, labs in build_corpus(docs, ROOT, ext if ext.exists() else None, planted_bases=bases, seed=seed,
                                    filler_jump=jump):
         labels += labs

@@ -20,13 +20,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tools.eval_data import eval_data_path  # noqa: E402
 from tools.pdf.degrade import make_variant  # noqa: E402
 from tools.pdf.trainset import source_pdfs  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pdf-dir", default=str(ROOT.parent / "shared" / "sample_data_ext" / "pdf"))
+    ap.add_argument("--pdf-dir", default=str(eval_data_path("pdf")))
     ap.add_argument("--image-pages", type=int, default=2)
     ap.add_argument("--alpha", type=float, default=0.2)
     ap.add_argument("--work", default="/tmp/pdf_e2e")

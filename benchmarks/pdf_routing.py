@@ -58,6 +58,7 @@ from curation.stages.ingest.pdf.router import (  # noqa: E402
     priority,
     validity_gate,
 )
+from tools.eval_data import eval_data_path  # noqa: E402
 from tools.pdf.degrade import make_variant, mixed_pdf  # noqa: E402
 from tools.pdf.synth import load_texts, split_of  # noqa: E402
 from tools.pdf.trainset import HELDOUT, identity_diff, measure, source_pdfs, synth_variant  # noqa: E402
@@ -628,7 +629,7 @@ def verdict(rows: dict, image_reach: dict, alphas: list[float]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pdf-dir", default=str(ROOT.parent / "shared" / "sample_data_ext" / "pdf"))
+    ap.add_argument("--pdf-dir", default=str(eval_data_path("pdf")))
     ap.add_argument("--docs", type=int, default=20, help="documents in the real part (0: none)")
     ap.add_argument("--synth-docs", type=int, default=20, help="documents in the typeset part (0: none)")
     ap.add_argument("--pages-per-doc", type=int, default=3)

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/web_extraction.py --repeat 3      # median of 3 timing passes
     .venv/bin/python benchmarks/web_extraction.py --build-peer    # create the datatrove venv if missing
 
-Data (../shared/sample_data_ext/web_extraction/):
+Data (web_extraction/ of the external evaluation set, tools/eval_data.py):
 - scrapinghub_aeb: 181 article pages with the human `articleBody`. Metric as in the benchmark's own
   evaluate.py: whitespace tokens, bag-of-tokens precision/recall/F1 per page, averaged; "acc" is the
   share of pages with F1 >= 0.9.
@@ -46,7 +46,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "sample_data_ext" / "web_extraction"
+
+from tools.eval_data import eval_data_path  # noqa: E402
+
+DATA = eval_data_path("web_extraction")
 PEER_VENV = ROOT / ".bench" / "datatrove-venv"
 PEER_SCRIPT = Path(__file__).with_name("web_extraction_datatrove.py")
 

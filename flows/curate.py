@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from curation.config import load_config
 from curation.engine.runner import plan_stages, run_pipeline
 from curation.io import fs
+from curation.io import run_folder as RF
 
 
 @task(retries=2, retry_delay_seconds=5, task_run_name="stage-{stage}")
@@ -37,7 +38,7 @@ def publish_funnel(entries: list[dict[str, Any]], run_dir: str) -> None:
                      "quarantined": d.get("quarantined"), "tokens in": t.get("in"), "tokens kept": t.get("kept"),
                      "top drop reasons": top or "-"})
     create_table_artifact(rows, key="curation-funnel", description=f"Documents and tokens per stage of {run_dir}")
-    links = [f"- manifest: `{fs.join(run_dir, 'manifest.json')}`", f"- documents: `{fs.join(run_dir, 'documents')}`"]
+    links = [f"- manifest: `{RF.manifest_path(run_dir)}`", f"- documents: `{RF.documents_dir(run_dir)}`"]
     links += [f"- {e['name']} ledger: `{fs.join(run_dir, e['ledger'])}`" for e in entries if e.get("ledger")]
     links += [f"- {e['name']} rejected: `{fs.join(run_dir, e['rejected'])}`" for e in entries if e.get("rejected")]
     create_markdown_artifact("## Outputs\n\n" + "\n".join(links) + f"\n\nBrowse: `curation ui {run_dir}`",

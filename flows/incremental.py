@@ -2,13 +2,8 @@
 curate only them (deduplicated against the existing corpus through the persisted dedup index), append
 their shards to the corpus and write a new corpus manifest version.
 
-Corpus folder:
-    manifest.json              the current version: every batch's shards and the totals
-    manifests/v0001.json ...   immutable earlier versions
-    batches/v0001/             one ordinary run folder per batch (documents/, ledger/, manifest.json)
-    _index/                    the dedup index (signatures/bands of every kept document so far)
-    _state/processed.json      input files taken by successful runs (path -> size, mtime, version)
-    _state/lock                held by the running batch; a second run finds it and does nothing
+The corpus folder's layout is curation/io/run_folder.py's (a batch is an ordinary run folder); the lock is
+held by the running batch, and a second run finds it and does nothing.
 
 A failed batch leaves processed.json untouched, so the next run retries the same files into the same
 batch folder and resumes there (the batch's own manifest skips finished stages).
@@ -27,9 +22,8 @@ from prefect import flow, get_run_logger
 
 from curation.config import load_config
 from curation.io import fs
+from curation.io import run_folder as RF
 from curation.io.manifest import now
-
-STATE = "_state"
 
 
 class CorpusLocked(RuntimeError):
@@ -49,8 +43,8 @@ def _pid_alive(pid: int) -> bool:
 @contextmanager
 def corpus_lock(corpus: str):
     """An exclusive lock file; a lock left by a dead process on this host is taken over."""
-    os.makedirs(os.path.join(corpus, STATE), exist_ok=True)
-    path = os.path.join(corpus, STATE, "lock")
+    path = RF.lock_path(corpus)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": now()}
     for _ in range(2):
         try:
@@ -76,12 +70,8 @@ def corpus_lock(corpus: str):
             pass
 
 
-def _state_path(corpus: str) -> str:
-    return os.path.join(corpus, STATE, "processed.json")
-
-
 def load_processed(corpus: str) -> dict[str, Any]:
-    p = _state_path(corpus)
+    p = RF.processed_path(corpus)
     return json.loads(open(p).read()) if os.path.exists(p) else {"version": 0, "files": {}}
 
 
@@ -101,7 +91,7 @@ def new_files(landing: list[str], processed: dict[str, Any], min_age_seconds: fl
 
 
 def write_corpus_manifest(corpus: str, version: int, batch_dir: str, batch_manifest: dict[str, Any]) -> dict[str, Any]:
-    current_path = os.path.join(corpus, "manifest.json")
+    current_path = RF.corpus_manifest_path(corpus)
     current = json.loads(open(current_path).read()) if os.path.exists(current_path) else {"batches": []}
     batches = [b for b in current["batches"] if b["version"] != version]
     last = batch_manifest["stages"][-1]
@@ -113,7 +103,7 @@ def write_corpus_manifest(corpus: str, version: int, batch_dir: str, batch_manif
         "docs": last["docs"]["kept"],
         "tokens": last["tokens"]["kept"],
         "funnel": [{"stage": s["name"], **s["docs"]} for s in batch_manifest["stages"]],
-        "shards": [os.path.join(os.path.relpath(batch_dir, corpus), "documents", s["file"]) for s in last["shards"]],
+        "shards": [os.path.join(os.path.relpath(RF.documents_dir(batch_dir), corpus), s["file"]) for s in last["shards"]],
     })
     data = {
         "version": version,
@@ -123,8 +113,9 @@ def write_corpus_manifest(corpus: str, version: int, batch_dir: str, batch_manif
         "docs": sum(b["docs"] for b in batches),
         "tokens": sum(b["tokens"] for b in batches),
     }
-    os.makedirs(os.path.join(corpus, "manifests"), exist_ok=True)
-    fs.write_text_atomic(os.path.join(corpus, "manifests", f"v{version:04d}.json"), json.dumps(data, indent=2) + "\n")
+    version_path = RF.corpus_manifest_path(corpus, version)
+    os.makedirs(os.path.dirname(version_path), exist_ok=True)
+    fs.write_text_atomic(version_path, json.dumps(data, indent=2) + "\n")
     fs.write_text_atomic(current_path, json.dumps(data, indent=2) + "\n")
     return data
 
@@ -150,20 +141,20 @@ def curate_incremental(landing: list[str], corpus: str, config: str | None = Non
             logger.info("no new input files")
             return {"status": "idle", "new_files": 0, "version": processed["version"]}
         version = processed["version"] + 1
-        batch_dir = os.path.join(corpus, "batches", f"v{version:04d}")
+        batch_dir = RF.batch_dir(corpus, version)
         cfg = load_config(config, overrides)
         extra = list(overrides or [])
         if "dedup" in cfg.pipeline.stages and not cfg.dedup.index_dir:
-            extra.append(f"dedup.index_dir={os.path.join(corpus, '_index')}")
+            extra.append(f"dedup.index_dir={RF.index_dir(corpus)}")
         logger.info("batch v%04d: %d new files", version, len(files))
         result = curate(config=config, inputs=files, output=batch_dir, overrides=extra)
-        batch_manifest = json.loads(open(os.path.join(batch_dir, "manifest.json")).read())
+        batch_manifest = json.loads(open(RF.manifest_path(batch_dir)).read())
         corpus_manifest = write_corpus_manifest(corpus, version, batch_dir, batch_manifest)
         for f in files:
             st = os.stat(f)
             processed["files"][f] = {"size": st.st_size, "mtime": st.st_mtime, "version": version}
         processed["version"] = version
-        fs.write_text_atomic(_state_path(corpus), json.dumps(processed, indent=1) + "\n")
+        fs.write_text_atomic(RF.processed_path(corpus), json.dumps(processed, indent=1) + "\n")
         return {"status": "done", "new_files": len(files), "version": version, "batch": batch_dir,
                 "corpus_docs": corpus_manifest["docs"], "stages": result["stages"]}
     finally:

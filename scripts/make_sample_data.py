@@ -1,4 +1,4 @@
-"""Build sample_data/ from ../shared/sample_data_ext (run once; the output is committed).
+"""Build sample_data/ from the external evaluation set (tools/eval_data.py; run once, the output is committed).
 
 Only redistributable material is copied: langid.py test texts (Project Gutenberg public domain,
 Wikipedia CC BY-SA, BSD-style collection), LaTeX documentation PDFs and their text (LPPL/MIT),
@@ -13,7 +13,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXT = ROOT.parent / "shared" / "sample_data_ext"
+sys.path.insert(0, str(ROOT))
+
+from tools.eval_data import eval_data_path  # noqa: E402
+
+EXT = eval_data_path()
 OUT = ROOT / "sample_data"
 PDFS = ["multivar.pdf", "topology-hw-1.pdf", "elstest-5p.pdf", "paper.pdf"]
 

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # tools/ (development helpers) is importable from the tests
+
+from tools.eval_data import eval_data_path  # noqa: E402
+
 SAMPLE = ROOT / "sample_data"
-SHARED_EXT = ROOT.parent / "shared" / "sample_data_ext"
+SHARED_EXT = eval_data_path()  # the optional external evaluation set (tools/eval_data.py)
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -34,7 +39,7 @@ def sample_dir() -> Path:
 @pytest.fixture(scope="session")
 def ext_dir() -> Path:
     if not SHARED_EXT.exists():
-        pytest.skip("../shared/sample_data_ext not present")
+        pytest.skip("the external evaluation set is not present (tools/eval_data.py)")
     return SHARED_EXT
 
 

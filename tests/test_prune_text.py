@@ -23,6 +23,7 @@ from curation.stages.prune.embed import EMBEDDING, EmbedTransform, encode, to_li
 from curation.stages.prune.kmeans import auto_k, fit_spherical_kmeans, nearest_centroid
 from curation.stages.prune.policy import allocate_quotas
 from curation.stages.prune.semdedup import CLUSTER_ID, MAX_COS, ROW, keepers_table, semdedup_table
+from tools.eval_data import eval_data_path
 
 pytestmark = pytest.mark.heavy  # ~2,000 CPU embeddings of 128 tokens: about 30-60 s on 2 idle cores
 
@@ -37,7 +38,7 @@ SITES = ["Northwind Traders", "Globex", "Initech", "Umbrella Foods", "Stark Hard
          "Black Mesa"]
 
 
-EXT = Path(__file__).resolve().parents[2] / "shared" / "sample_data_ext"  # optional external evaluation set
+EXT = eval_data_path()  # the optional external evaluation set
 PEOPLE = ["Anna Kowalski", "Tomas Herrera", "Amina Okafor", "Li Wei", "Sofia Rossi", "James Carter"]
 PLACES = ["Lisbon", "Nairobi", "Valparaiso", "Tbilisi", "Osaka", "Winnipeg", "Gdansk", "Cusco"]
 

@@ -1,7 +1,7 @@
 """A labelled dedup test corpus: planted variants of real documents, plus real-text filler at any size.
 
 Sources of real text: the repo's sample documents (sample_data/jsonl/documents.jsonl), the PDF
-reference texts and Clough & Stevenson originals from ../shared/sample_data_ext (when present).
+reference texts and Clough & Stevenson originals of the external evaluation set (tools/eval_data.py), when present.
 
 Planted variants of a real base document (each labelled with the *measured* shingle Jaccard and
 containment against its base, computed with the same shingling the pipeline uses):

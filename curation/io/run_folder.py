@@ -63,3 +63,32 @@ def relative(run: str, path: str) -> str:
 def is_run(path: str) -> bool:
     """A finished or running run folder: a manifest next to a documents/ folder."""
     return fs.exists(manifest_path(path)) and fs.exists(fs.join(path, DOCUMENTS))
+
+
+# -- a corpus: the scheduled incremental deployment's folder of batches (flows/incremental.py) -----------------
+#     manifest.json              the current version: every batch's shards and the totals
+#     manifests/v0001.json ...   immutable earlier versions
+#     batches/v0001/             one ordinary run folder per batch
+#     _index/                    the dedup index (signatures/bands of every kept document so far)
+#     _state/processed.json      input files taken by successful runs (path -> size, mtime, version)
+#     _state/lock                held by the running batch
+
+def corpus_manifest_path(corpus: str, version: int | None = None) -> str:
+    """The current corpus manifest, or the immutable manifest of `version`."""
+    return fs.join(corpus, MANIFEST) if version is None else fs.join(corpus, "manifests", f"v{version:04d}.json")
+
+
+def batch_dir(corpus: str, version: int) -> str:
+    return fs.join(corpus, "batches", f"v{version:04d}")
+
+
+def index_dir(corpus: str) -> str:
+    return fs.join(corpus, "_index")
+
+
+def processed_path(corpus: str) -> str:
+    return fs.join(corpus, "_state", "processed.json")
+
+
+def lock_path(corpus: str) -> str:
+    return fs.join(corpus, "_state", "lock")
