@@ -34,7 +34,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="curation run", description="Run the configured pipeline.")
-    p.add_argument("config", help="YAML config file")
+    p.add_argument("config", nargs="?", help="YAML config file (default: the embedded defaults, `curation config`)")
     p.add_argument("--input", "-i", nargs="+", help="override input.paths")
     p.add_argument("--output", "-o", help="override output.dir")
     p.add_argument("--set", "-s", action="append", default=[], metavar="KEY=VALUE")
@@ -86,7 +86,7 @@ def cmd_inspect(argv: list[str]) -> int:
     p.add_argument("dir")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
     a = p.parse_args(argv)
-    from curation.io.manifest import Manifest, funnel_table
+    from curation.io.manifest import Manifest, funnel_problems, funnel_table
 
     m = Manifest.load(a.dir)
     if m is None:
@@ -99,7 +99,12 @@ def cmd_inspect(argv: list[str]) -> int:
     for st in m.data.get("stages", []):
         if st.get("reasons"):
             print(f"\n{st['name']}: " + ", ".join(f"{k} {v['decision']} {v['docs']}" for k, v in st["reasons"].items()))
-    return 0
+        if st.get("status") == "failed":
+            print(f"\n{st['name']}: FAILED at {st.get('failed_at')}: {st.get('error')}", file=sys.stderr)
+    problems = funnel_problems(m.data)
+    for p in problems:
+        print(f"accounting error: {p}", file=sys.stderr)
+    return 1 if problems or any(st.get("status") == "failed" for st in m.data.get("stages", [])) else 0
 
 
 def cmd_config(argv: list[str]) -> int:

@@ -45,6 +45,14 @@ class InputConfig:
         "quarantine", "Lines that are not valid UTF-8: quarantine them, or repair with U+FFFD and keep (noted in the ledger detail)."
     )
     max_text_bytes: int = opt(50_000_000, "Records whose text exceeds this many bytes are quarantined (too_large).")
+    max_record_bytes: int = opt(64 << 20, "A JSONL line longer than this is skipped unread and quarantined "
+                                          "(record_too_large); bounds a reader's memory whatever the input.")
+    max_decompression_ratio: float = opt(1000.0, "A compressed input that expands more than this (past 256 MiB of "
+                                                 "output) stops with a decompression_bomb row.")
+
+    def validate(self) -> None:
+        if self.max_record_bytes < 1024 or self.max_text_bytes < 1:
+            raise ValueError("max_record_bytes must be >= 1024 and max_text_bytes >= 1")
 
 
 @dataclass

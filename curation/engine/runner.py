@@ -20,7 +20,7 @@ from curation.engine.spark import Progress, get_spark
 from curation.engine.stage import Stage, StageContext, Upstream
 from curation.io import fs
 from curation.io import run_folder as RF
-from curation.io.manifest import Manifest, now, stage_counts
+from curation.io.manifest import AccountingError, Manifest, funnel_problems, now, stage_counts
 from curation.io.shards import shard_count, write_shards
 from curation.stages import get_stage
 
@@ -96,13 +96,22 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
         started = time.time()
         manifest.set_stage(index, {"index": index, "name": name, "key": key, "status": "running", "started_at": now()})
         manifest.save()
-        with Progress(spark, label, enabled=config.spark.progress):
-            if stage_cls.source:
-                decided = stage.read(ctx, inputs)
-            else:
-                assert previous is not None
-                decided = stage.apply(ctx, with_decisions(previous))
-            entry = write_stage(spark, decided, out_dir, label, name, docs_dir, config, manifest.data["run_id"])
+        try:
+            with Progress(spark, label, enabled=config.spark.progress):
+                if stage_cls.source:
+                    decided = stage.read(ctx, inputs)
+                else:
+                    assert previous is not None
+                    decided = stage.apply(ctx, with_decisions(previous))
+                entry = write_stage(spark, decided, out_dir, label, name, docs_dir, config, manifest.data["run_id"])
+        except BaseException as e:  # a failed stage never looks alive; the next run starts it again
+            failed = manifest.stage(index) or {}
+            failed.update(status="failed", failed_at=now(), error=f"{type(e).__name__}: {e}"[:2000])
+            manifest.set_stage(index, failed)
+            manifest.save()
+            raise
+        if stage_cls.creates_documents:
+            entry["creates_documents"] = True
         entry.update(index=index, name=name, key=key, status="done", started_at=manifest.stage(index)["started_at"],
                      finished_at=now(), seconds=round(time.time() - started, 2), extra=ctx.extra, models=ctx.models)
         manifest.data["models"].update(ctx.models)
@@ -112,6 +121,9 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
         if name == until:
             return manifest.data
     manifest.truncate(len(names))
+    problems = funnel_problems(manifest.data)
+    if problems:
+        raise AccountingError("documents are not accounted for: " + "; ".join(problems))
     manifest.data["shards"] = manifest.stages[-1]["shards"]
     manifest.data["documents"] = RF.DOCUMENTS
     manifest.save()

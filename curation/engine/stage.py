@@ -84,6 +84,8 @@ class Stage:
     source: ClassVar[bool] = False
     #: Extra CLI flags for `curation <stage>`: flag -> config key (e.g. {"--budget-tokens": "select.budget_tokens"}).
     cli_options: ClassVar[dict[str, str]] = {}
+    #: True for a stage that adds documents of its own to its output (rewrite): its input count may grow.
+    creates_documents: ClassVar[bool] = False
     #: Earlier stages whose outputs (beyond the kept documents) this stage reads; the runner passes them in
     #: `ctx.upstream`, so no stage opens another stage's files.
     reads: ClassVar[tuple[str, ...]] = ()

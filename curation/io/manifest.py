@@ -78,11 +78,39 @@ def stage_counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
         tokens["in"] += t
         docs[r["decision"]] += n
         tokens[r["decision"]] += t
-        if r["reason"] and r["decision"] != S.KEPT:
-            entry = reasons.setdefault(r["reason"], {"decision": r["decision"], "docs": 0, "tokens": 0})
+        if r["decision"] != S.KEPT:  # a drop without a reason is still counted, under "unspecified"
+            entry = reasons.setdefault(r["reason"] or "unspecified", {"decision": r["decision"], "docs": 0, "tokens": 0})
             entry["docs"] += n
             entry["tokens"] += t
     return {"docs": docs, "tokens": tokens, "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]["docs"]))}
+
+
+class AccountingError(RuntimeError):
+    """The ledger does not account for every document (a bug in a stage or the runner: never data's fault)."""
+
+
+def funnel_problems(manifest: dict[str, Any]) -> list[str]:
+    """Where the funnel does not add up: per stage in = kept + dropped + quarantined (documents and tokens),
+    and every stage's input is exactly the previous stage's kept documents (plus, for a stage that creates
+    documents such as rewrite, the ones it made)."""
+    out = []
+    previous_kept = None
+    for st in manifest.get("stages", []):
+        if st.get("status") != "done":
+            continue
+        d = st.get("docs", {})
+        parts = d.get(S.KEPT, 0) + d.get(S.DROPPED, 0) + d.get(S.QUARANTINED, 0)
+        if d.get("in", 0) != parts:
+            out.append(f"{st['name']}: in {d.get('in', 0)} != kept + dropped + quarantined {parts}")
+        reasons = sum(r["docs"] for r in st.get("reasons", {}).values())
+        if reasons != d.get(S.DROPPED, 0) + d.get(S.QUARANTINED, 0):
+            out.append(f"{st['name']}: reasons account for {reasons} of {d.get(S.DROPPED, 0) + d.get(S.QUARANTINED, 0)} "
+                       "dropped and quarantined documents")
+        if previous_kept is not None and (d.get("in", 0) < previous_kept if st.get("creates_documents")
+                                          else d.get("in", 0) != previous_kept):
+            out.append(f"{st['name']}: in {d.get('in', 0)} != {previous_kept} kept by the stage before")
+        previous_kept = d.get(S.KEPT, 0)
+    return out
 
 
 def funnel_table(manifest: dict[str, Any]) -> str:

@@ -58,6 +58,7 @@ class RewriteStage(Stage):
     name = "rewrite"
     Config = RewriteConfig
     reads = ("select",)
+    creates_documents = True
 
     def apply(self, ctx: StageContext, docs: DataFrame) -> DataFrame:
         from pyspark.sql import Window

@@ -73,9 +73,12 @@ def resolve_plan(cfg: PdfConfig) -> Plan:
     return Plan(alpha, list(cfg.cheap_parsers), cfg.expensive_parser, costs, cfg.model, list(model.parsers))
 
 
-def _read_bytes(rec: dict) -> tuple[bytes | None, str | None, str | None]:
+def _read_bytes(rec: dict, max_bytes: int) -> tuple[bytes | None, str | None, str | None]:
+    """The PDF's bytes, or (None, reason, detail); a file over `max_bytes` is refused before it is read."""
     content = rec.get("content")
     if content is not None:
+        if len(content) > max_bytes:
+            return None, "pdf_too_large", f"{len(content)} bytes > ingest.pdf.max_bytes={max_bytes}"
         return bytes(content), None, None
     path = rec.get("path")
     if not path:
@@ -83,10 +86,11 @@ def _read_bytes(rec: dict) -> tuple[bytes | None, str | None, str | None]:
     try:
         from curation.io import fs
 
-        if fs.is_uri(path):
-            with fs.open_input(path) as f:
-                return f.read(), None, None
-        return Path(path).read_bytes(), None, None
+        with fs.open_input(path) if fs.is_uri(path) else open(path, "rb") as f:
+            data = f.read(max_bytes + 1)  # never more than the limit in memory, whatever the file's size
+        if len(data) > max_bytes:
+            return None, "pdf_too_large", f"more than ingest.pdf.max_bytes={max_bytes} bytes"
+        return data, None, None
     except (OSError, ValueError) as e:
         return None, "pdf_unreadable", f"{type(e).__name__}: {e}"
 
@@ -140,13 +144,11 @@ class PdfRouting:
     def _cheap_one(self, rec: dict) -> tuple[dict, DocAnalysis | None, bytes | None]:
         row: dict[str, Any] = {k: rec.get(k) for k in ("source", "source_id", "url", "crawl_date", "path")}
         row["_key"] = rec.get("_key")
-        data, reason, detail = _read_bytes(rec)
+        cfg = self.cfg
+        data, reason, detail = _read_bytes(rec, cfg.max_bytes)
         row["_doc_id"] = doc_id(str(rec.get("source") or ""), str(rec.get("source_id") or ""), data if data else reason)
         if data is None:
             return {**row, "_status": reason, "_detail": detail}, None, None
-        cfg = self.cfg
-        if len(data) > cfg.max_bytes:
-            return {**row, "_status": "pdf_too_large", "_detail": f"{len(data)} bytes > ingest.pdf.max_bytes={cfg.max_bytes}"}, None, None
         if b"%PDF-" not in data[:1024]:
             return {**row, "_status": "pdf_not_pdf", "_detail": f"no %PDF- header; starts with {data[:16]!r}"}, None, None
         if cfg.require_eof_marker and b"%%EOF" not in data[-2048:]:

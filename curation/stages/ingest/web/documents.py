@@ -270,8 +270,12 @@ class WebReader:
                     items += 1
                     if isinstance(item, Corrupt):
                         yield from self.corrupt(item)
-                    else:
+                        continue
+                    try:
                         yield from self.record(item)
+                    except Exception as e:  # one record's bug costs one row, never the rest of the archive
+                        yield from self.row(item.position, item.kind,
+                                            S.QUARANTINED, "record_error", f"{type(e).__name__}: {e}"[:500], None)
         except OSError as e:  # unreadable file: one row says so
             yield from self.row("file", "warc", S.QUARANTINED, "read_error", f"{type(e).__name__}: {e} after {items} records",
                                 None)

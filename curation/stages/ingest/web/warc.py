@@ -27,6 +27,7 @@ MAX_HEADER_BYTES = 1 << 16
 MAX_LINE = 1 << 14
 _ARC_LINE = re.compile(rb"^(\S+://\S*|filedesc://\S*) (\S+) (\d{14}) (\S*)(?: .*)? (\d+)\r?\n?$")
 _WARC_START = re.compile(rb"(?:^|\n)(WARC/\d[\d.]*\r?\n)")
+_NOT_BLANK = re.compile(rb"[^\r\n]")
 _RECORD_ID = re.compile(rb"WARC-Record-ID:\s*(\S+)", re.IGNORECASE)
 
 
@@ -144,6 +145,23 @@ class _Buffer:
         self._i = 0
         self.pos -= len(data)
 
+    def skip_blank(self) -> int:
+        """Discard a run of CR/LF bytes of any length at C speed (no byte-by-byte loop); returns how many."""
+        dropped = 0
+        while True:
+            m = _NOT_BLANK.search(self._buf, self._i)
+            if m:
+                n = m.start() - self._i
+                self._i += n
+                self.pos += n
+                return dropped + n
+            n = self._avail()
+            self._i += n
+            self.pos += n
+            dropped += n
+            if not self._more():
+                return dropped
+
     def at_eof(self) -> bool:
         return not self._avail() and not self._more()
 
@@ -227,8 +245,7 @@ def parse_stream(buf: _Buffer, label: Callable[[int], str], max_record_bytes: in
     """
     while True:
         # Records are separated by CRLFCRLF (WARC) or LF (ARC); tolerate any run of blank lines.
-        while buf.peek(1) in (b"\r", b"\n"):
-            buf.read(1)
+        buf.skip_blank()
         if buf.at_eof():
             return
         start = buf.pos
