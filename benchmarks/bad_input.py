@@ -83,7 +83,7 @@ def write_corpus(out: Path, n: int, corrupt: bool) -> dict:
     bad_every = 100
     bad_i = 0
     for f in range(FILES):
-        lines = []
+        lines, good_flags = [], []
         for j in range(f * per_file, min(n, (f + 1) * per_file)):
             text = windows[j % len(windows)]
             if corrupt and j % bad_every == 50:
@@ -92,10 +92,10 @@ def write_corpus(out: Path, n: int, corrupt: bool) -> dict:
                     kind = "invalid_json"
                 bad_i += 1
                 lines.append(bad_record(kind, j, text))
-                stats["good" if kind == "spoofed_ids" else "bad"] += 1
+                good_flags.append(kind == "spoofed_ids")
             else:
                 lines.append(json.dumps({"id": f"d{j}", "text": text}).encode())
-                stats["good"] += 1
+                good_flags.append(True)
         data = b"\n".join(lines) + b"\n"
         suffix = ".jsonl.gz" if f % 7 == 3 else ".jsonl.zst" if f % 7 == 5 else ".jsonl"
         if suffix == ".jsonl.gz":
@@ -110,8 +110,11 @@ def write_corpus(out: Path, n: int, corrupt: bool) -> dict:
             data = data[: len(data) * 3 // 4]
             readable = zlib.decompressobj(wbits=31).decompress(data).count(b"\n")
             stats["cut_file"] = {"file": path.name, "lines": len(lines), "readable": readable}
+            good_flags = good_flags[:readable]  # the good records past the cut are gone with their bytes
         path.write_bytes(data)
         stats["bytes"] += len(data)
+        stats["good"] += sum(good_flags)
+        stats["bad"] += len(good_flags) - sum(good_flags)
     if corrupt:
         (out / "part-999-empty.jsonl").write_bytes(b"")
     return stats
@@ -140,9 +143,8 @@ def account(stats: dict, out: Path, corrupt: bool) -> dict:
         cut = stats["cut_file"]
         expected += -cut["lines"] + cut["readable"] + 1  # unreadable lines are gone with the bytes; one row says so
     expected += 1 if corrupt else 0  # the empty file's row
-    good_expected = stats["good"] - (stats["cut_file"]["lines"] - stats["cut_file"]["readable"] if stats["cut_file"] else 0)
     return {"rows": read["docs"]["in"], "expected_rows": expected, "lost": expected - read["docs"]["in"],
-            "kept": read["docs"]["kept"], "good_expected": good_expected,
+            "kept": read["docs"]["kept"], "good_expected": stats["good"],
             "quarantined": read["docs"]["quarantined"], "reasons": {k: v["docs"] for k, v in read["reasons"].items()},
             "unaccounted": len(funnel_problems(m.data))}
 

@@ -319,3 +319,39 @@ def test_inspect_fails_loudly_when_the_funnel_does_not_add_up(tmp_path, capsys):
     assert main(["inspect", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "read: in 10 != kept + dropped + quarantined 9" in err and "normalize: in 6 != 7 kept by the stage before" in err
+
+
+def test_a_transform_that_raises_on_one_document_quarantines_only_that_document():
+    from curation.engine.batches import isolated
+
+    schema = S.decided_schema(pa.schema([("doc_id", pa.string()), ("text", pa.string()), ("n", pa.int64())]))
+    batch = pa.RecordBatch.from_pydict({"doc_id": ["a", "b", "c", "d"], "text": ["ok", "poison", "fine", "poison"],
+                                        "decision": ["kept", "kept", "kept", "dropped"], "reason": [None, None, None, "x"],
+                                        "related_id": [None] * 4, "detail": [None] * 4})
+
+    def fn(b: pa.RecordBatch) -> pa.RecordBatch:
+        texts = b.column("text").to_pylist()
+        if "poison" in texts:
+            raise ZeroDivisionError("a bug one document triggers")
+        return pa.RecordBatch.from_pydict({**b.to_pydict(), "n": [len(t) for t in texts]})
+
+    out = isolated(fn, batch, schema).to_pylist()
+    assert [(r["doc_id"], r["decision"], r["reason"], r["n"]) for r in out] == [
+        ("a", "kept", None, 2), ("b", "quarantined", "transform_error", None), ("c", "kept", None, 4),
+        ("d", "dropped", "x", None)]
+    assert "ZeroDivisionError" in out[1]["detail"]
+
+
+def test_a_transform_that_fails_on_every_document_still_fails_the_run():
+    """A missing model or a dead server is not bad data: it must not turn a whole corpus into quarantined rows."""
+    from curation.engine.batches import isolated
+
+    schema = S.decided_schema(pa.schema([("doc_id", pa.string())]))
+    batch = pa.RecordBatch.from_pydict({"doc_id": ["a", "b"], "decision": ["kept", "kept"], "reason": [None, None],
+                                        "related_id": [None, None], "detail": [None, None]})
+
+    def fn(b: pa.RecordBatch) -> pa.RecordBatch:
+        raise FileNotFoundError("model not found")
+
+    with pytest.raises(FileNotFoundError):
+        isolated(fn, batch, schema)

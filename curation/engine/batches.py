@@ -38,12 +38,43 @@ def _runner(fn: BatchFn, schema: pa.Schema) -> Callable[[Iterable[pa.RecordBatch
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            out = fn(batch)
-            check_declared(out.schema, schema)
-            table = S.conform(out, schema, keep_extra=False)
-            yield from table.to_batches()
+            yield from isolated(fn, batch, schema).to_batches()
 
     return run
+
+
+def isolated(fn: BatchFn, batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
+    """`fn(batch)` conformed to `schema`; if it raises, the batch again row by row, and a row that still raises
+    comes out quarantined (`transform_error`, with the exception) while the others are transformed as usual.
+
+    A bug that one document triggers costs that document, never the task; an undeclared column is not data's
+    fault and still raises.
+    """
+    try:
+        out = fn(batch)
+    except Exception as first:
+        rows = [_one_row(fn, batch.slice(i, 1), schema) for i in range(batch.num_rows)]
+        if batch.num_rows > 1 and all(failed for _, failed in rows):
+            raise first  # every document fails: a broken setup (a missing model, a dead server), not bad data
+        return pa.concat_tables([table for table, _ in rows])
+    check_declared(out.schema, schema)
+    return S.conform(out, schema, keep_extra=False)
+
+
+def _one_row(fn: BatchFn, row: pa.RecordBatch, schema: pa.Schema) -> tuple[pa.Table, bool]:
+    """The row transformed, or quarantined as `transform_error`; and whether it failed."""
+    try:
+        out = fn(row)
+    except Exception as e:
+        failed = S.conform(row, schema, keep_extra=False)
+        if failed.column("decision")[0].as_py() == S.KEPT:
+            values = {"decision": S.QUARANTINED, "reason": "transform_error", "detail": f"{type(e).__name__}: {e}"[:1000]}
+            for name, value in values.items():
+                i = failed.schema.get_field_index(name)
+                failed = failed.set_column(i, failed.schema.field(i), pa.array([value], failed.schema.field(i).type))
+        return failed, True
+    check_declared(out.schema, schema)
+    return S.conform(out, schema, keep_extra=False), False
 
 
 def check_declared(emitted: pa.Schema, declared: pa.Schema) -> None:
