@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from curation import schema as S
 from curation.config import Config
+from curation.engine.failpoints import failpoint
 from curation.engine.spark import Progress, get_spark
 from curation.engine.stage import Stage, StageContext, Upstream
 from curation.io import fs
 from curation.io import run_folder as RF
+from curation.io.locks import exclusive
 from curation.io.manifest import AccountingError, Manifest, funnel_problems, now, stage_counts
 from curation.io.shards import shard_count, write_shards
 from curation.stages import get_stage
@@ -69,6 +71,12 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
     if not out_dir:
         raise ValueError("no output folder (output.dir in the config, or --output)")
     out_dir = fs.spark_path(out_dir)
+    with exclusive(RF.lock_path_of_run(out_dir), f"run folder {out_dir}"):
+        return _run_stages(config, names, inputs, out_dir, spark, until)
+
+
+def _run_stages(config: Config, names: list[str], inputs: list[str], out_dir: str, spark: SparkSession | None,
+                until: str | None) -> dict[str, Any]:
     spark = spark or get_spark(config.spark)
     manifest = Manifest.open(out_dir, config.hash(names), config.to_dict(), inputs)
     input_key = json.dumps([inputs, asdict(config.input)], sort_keys=True)
@@ -104,6 +112,7 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
                     assert previous is not None
                     decided = stage.apply(ctx, with_decisions(previous))
                 entry = write_stage(spark, decided, out_dir, label, name, docs_dir, config, manifest.data["run_id"])
+            failpoint(f"after_stage:{name}")
         except BaseException as e:  # a failed stage never looks alive; the next run starts it again
             failed = manifest.stage(index) or {}
             failed.update(status="failed", failed_at=now(), error=f"{type(e).__name__}: {e}"[:2000])

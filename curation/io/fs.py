@@ -75,6 +75,18 @@ def write_text_atomic(path: str, text: str) -> None:
     fs.move(tmp, p)
 
 
+def list_dirs(path: str) -> list[str]:
+    """Immediate sub-folders of `path` (empty when it does not exist)."""
+    filesystem, p = resolve(path)
+    import pyarrow.fs as pafs
+
+    try:
+        infos = filesystem.get_file_info(pafs.FileSelector(p, recursive=False))
+    except FileNotFoundError:
+        return []
+    return sorted(join(path, i.base_name) for i in infos if i.type == pafs.FileType.Directory)
+
+
 def list_files(path: str, suffixes: tuple[str, ...] | None = None) -> list[str]:
     """Files under `path` (a file, a folder searched recursively, or a glob), sorted, hidden files skipped."""
     if not is_uri(path):

@@ -50,6 +50,11 @@ def tmp_dir(run: str, stage_label: str) -> str:
     return fs.join(run, "_tmp", stage_label)
 
 
+def lock_path_of_run(run: str) -> str:
+    """The run folder's lock file (one writer per run folder)."""
+    return fs.join(run, ".lock")
+
+
 def cache_dir(run: str, name: str) -> str:
     """A stage's cache that outlives re-runs of the stage (e.g. `rewrite_cache/`)."""
     return fs.join(run, f"{name}_cache")

@@ -43,6 +43,12 @@ class DedupConfig:
         0.05, "Min-max bound test: prune a pair when the share of failed bound tests exceeds (1 - t)|A|/|B| plus this slack.")
     containment_max_bucket: int = opt(
         2000, "LSH-Ensemble buckets with more indexed documents than this are skipped (shared boilerplate); counted in the manifest.")
+    index_publish: bool = opt(
+        True, "Publish this run's batch in the index as soon as it is written (standalone runs). The corpus flow sets "
+              "false and publishes the batch in its own atomic commit (docs/DESIGN.md#corpus-commits).")
+    index_snapshot: str | None = opt(
+        None, "JSON file whose `index_batches` list names the index batches to dedup against (a committed corpus "
+              "manifest version); unset: every published batch.")
     index_dir: str | None = opt(
         None, "Persisted dedup index (Parquet). Set it to dedup each new batch against all previous batches without reprocessing them; kept documents are appended.")
     detailed_stats: bool = opt(

@@ -66,25 +66,56 @@ def batch_id(spark: SparkSession, docs: DataFrame) -> str:
     return f"{int(row['n']):x}-{int(row['s'] or 0) % (1 << 64):016x}"
 
 
+def published(index_dir: str) -> list[str] | None:
+    """The batches published in the index (`published.json`); None for an index from before publishing existed."""
+    path = fs.join(index_dir, "published.json")
+    return json.loads(fs.read_text(path))["batches"] if fs.exists(path) else None
+
+
+def visible_batches(index_dir: str, snapshot: str | None) -> list[str] | None:
+    """The batches a run dedups against: the snapshot's `index_batches`, else the published ones (None: all)."""
+    if snapshot:
+        return list(json.loads(fs.read_text(snapshot)).get("index_batches", []))
+    return published(index_dir)
+
+
 def open_index(spark: SparkSession, index_dir: str, cfg: DedupConfig, exclude_batch: str | None = None
                ) -> tuple[DataFrame | None, DataFrame | None]:
-    """(features, bands) of every indexed batch except `exclude_batch`; (None, None) for a new index."""
-    from pyspark.sql import functions as F
+    """(features, bands) of the visible batches of the index except `exclude_batch`; (None, None) when none.
 
+    A batch folder that was written but not published (a run that died before its commit) is never read.
+    """
     check_params(index_dir, cfg)
     feats_dir, bands_dir = fs.join(index_dir, "features"), fs.join(index_dir, "bands")
     if _read_meta(index_dir) is None or not fs.exists(feats_dir):
         return None, None
-    feats = spark.read.parquet(fs.spark_path(feats_dir))
-    bands = spark.read.parquet(fs.spark_path(bands_dir)) if fs.exists(bands_dir) else None
-    if exclude_batch is not None:
-        feats = feats.where(F.col("batch") != exclude_batch)
-        bands = bands.where(F.col("batch") != exclude_batch) if bands is not None else None
-    return feats, bands
+    batches = visible_batches(index_dir, cfg.index_snapshot)
+
+    def read(root: str) -> DataFrame | None:
+        from pyspark.sql import functions as F
+
+        if batches is None:
+            df = spark.read.parquet(fs.spark_path(root)) if fs.exists(root) else None
+        else:
+            dirs = [fs.join(root, f"batch={b}") for b in batches if b != exclude_batch]
+            dirs = [fs.spark_path(d) for d in dirs if fs.exists(d)]
+            df = spark.read.option("basePath", fs.spark_path(root)).parquet(*dirs) if dirs else None
+        if df is not None and exclude_batch is not None:
+            df = df.where(F.col("batch") != exclude_batch)
+        return df
+
+    feats = read(feats_dir)
+    return (feats, read(bands_dir)) if feats is not None else (None, None)
+
+
+def publish(index_dir: str, batches: list[str]) -> None:
+    """Make `batches` the published set (one atomic file write); standalone runs call it after each batch."""
+    fs.write_text_atomic(fs.join(index_dir, "published.json"), json.dumps({"batches": batches}, indent=1) + "\n")
 
 
 def append_batch(index_dir: str, batch: str, result: DedupResult, cfg: DedupConfig) -> None:
-    """Add a batch's kept documents to the index (replacing an earlier write of the same batch)."""
+    """Write a batch's kept documents as an immutable batch folder (replacing an unpublished earlier write of the
+    same batch); with `index_publish`, publish it at once."""
     check_params(index_dir, cfg)
     if _read_meta(index_dir) is None:
         _write_meta(index_dir, index_params(cfg))
@@ -100,6 +131,11 @@ def append_batch(index_dir: str, batch: str, result: DedupResult, cfg: DedupConf
         fs.remove(final)
         fs.rename(fs.join(tmp, name), final)
     fs.remove(tmp)
+    if cfg.index_publish:
+        before = published(index_dir)
+        if before is None:  # an index from before publishing: every batch folder written so far is published
+            before = sorted(p.rpartition("=")[2] for p in fs.list_dirs(fs.join(index_dir, "features")))
+        publish(index_dir, sorted(set(before) | {batch}))
 
 
 def dedup_against_index(spark: SparkSession, docs: DataFrame, index_dir: str, cfg: DedupConfig | None = None,

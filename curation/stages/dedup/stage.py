@@ -33,7 +33,8 @@ class DedupStage(Stage):
         work = fs.join(ctx.stage_dir, "work")
         if cfg.index_dir:
             result = dedup_against_index(ctx.spark, docs, cfg.index_dir, cfg, work_dir=work)
-            ctx.record("index", {"dir": cfg.index_dir, **index_params(cfg)})
+            ctx.record("index", {"dir": cfg.index_dir, "batch": result.stats["batch"], "published": cfg.index_publish,
+                                 **index_params(cfg)})
         else:
             result = run_dedup(ctx.spark, docs, cfg, work)
         ctx.record("dedup", result.stats)
