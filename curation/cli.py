@@ -38,6 +38,8 @@ def cmd_run(argv: list[str]) -> int:
     p.add_argument("--input", "-i", nargs="+", help="override input.paths")
     p.add_argument("--output", "-o", help="override output.dir")
     p.add_argument("--set", "-s", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--from", dest="from_stage", metavar="STAGE",
+                   help="rerun from this stage even if it finished (a changed config reruns from the first changed stage anyway)")
     p.add_argument("--verbose", "-v", action="store_true")
     a = p.parse_args(argv)
     _logging(a.verbose)
@@ -45,7 +47,7 @@ def cmd_run(argv: list[str]) -> int:
     from curation.io.manifest import funnel_table
 
     cfg = load_config(a.config, a.set)
-    manifest = run_pipeline(cfg, inputs=a.input, out_dir=a.output)
+    manifest = run_pipeline(cfg, inputs=a.input, out_dir=a.output, from_stage=a.from_stage)
     print(funnel_table(manifest))
     return 0
 

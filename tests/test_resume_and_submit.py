@@ -109,3 +109,28 @@ def test_spark_submit_runs_the_pipeline(tmp_path):
     assert [s["name"] for s in manifest["stages"]] == ["read", "normalize", "export"]
     assert manifest["stages"][-1]["docs"]["kept"] > 300
     assert "export" in res.stdout
+
+
+@pytest.mark.spark
+def test_a_resume_with_a_changed_config_never_mixes_and_from_reruns(spark, tmp_path, make_config, sample_dir):
+    """Changing export's config reruns export only; the manifest then holds exactly what a fresh run with the new
+    config holds (same keys); --from reruns from the named stage even when nothing changed."""
+    from curation.engine.runner import run_pipeline
+
+    inputs = [str(sample_dir / "jsonl")]
+    out = str(tmp_path / "run")
+    old = make_config(**{"pipeline.stages": "[normalize, export]"})
+    first = run_pipeline(old, inputs=inputs, out_dir=out, spark=spark)
+    time.sleep(1.1)
+    new = make_config(**{"pipeline.stages": "[normalize, export]", "export.min_tokens": 200})
+    second = run_pipeline(new, inputs=inputs, out_dir=out, spark=spark)
+    fresh = run_pipeline(new, inputs=inputs, out_dir=str(tmp_path / "fresh"), spark=spark)
+    assert [s["key"] for s in second["stages"]] == [s["key"] for s in fresh["stages"]]
+    assert [s["docs"] for s in second["stages"]] == [s["docs"] for s in fresh["stages"]]
+    assert [s["finished_at"] for s in second["stages"][:2]] == [s["finished_at"] for s in first["stages"][:2]]
+    assert second["stages"][2]["finished_at"] != first["stages"][2]["finished_at"]
+    assert second["config"] == fresh["config"]
+    time.sleep(1.1)
+    third = run_pipeline(new, inputs=inputs, out_dir=out, spark=spark, from_stage="normalize")
+    assert third["stages"][0]["finished_at"] == second["stages"][0]["finished_at"]
+    assert all(t["finished_at"] != s["finished_at"] for t, s in zip(third["stages"][1:], second["stages"][1:], strict=True))

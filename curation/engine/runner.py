@@ -59,11 +59,17 @@ def with_decisions(df: DataFrame) -> DataFrame:
 
 def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[str] | None = None,
                  out_dir: str | None = None, spark: SparkSession | None = None,
-                 until: str | None = None) -> dict[str, Any]:
-    """Run (or resume) the pipeline; with `until`, stop after that stage (orchestrators run one stage per task)."""
+                 until: str | None = None, from_stage: str | None = None) -> dict[str, Any]:
+    """Run (or resume) the pipeline; with `until`, stop after that stage (orchestrators run one stage per task).
+
+    A resume reuses a finished stage only when its key (inputs and the config of it and every stage before it)
+    is unchanged; from the first stage whose key changed on, everything runs again and the manifest keeps no
+    entry of the old config. `from_stage` reruns from that stage even when nothing changed.
+    """
     names = plan_stages(stages or config.pipeline.stages)
-    if until is not None and until not in names:
-        raise ValueError(f"stage {until!r} is not in the pipeline {names}")
+    for what, stage in (("until", until), ("from", from_stage)):
+        if stage is not None and stage not in names:
+            raise ValueError(f"{what} stage {stage!r} is not in the pipeline {names}")
     inputs = list(inputs or config.input.paths)
     out_dir = out_dir or config.output.dir
     if not inputs:
@@ -72,16 +78,17 @@ def run_pipeline(config: Config, stages: list[str] | None = None, inputs: list[s
         raise ValueError("no output folder (output.dir in the config, or --output)")
     out_dir = fs.spark_path(out_dir)
     with exclusive(RF.lock_path_of_run(out_dir), f"run folder {out_dir}"):
-        return _run_stages(config, names, inputs, out_dir, spark, until)
+        return _run_stages(config, names, inputs, out_dir, spark, until, from_stage)
 
 
 def _run_stages(config: Config, names: list[str], inputs: list[str], out_dir: str, spark: SparkSession | None,
-                until: str | None) -> dict[str, Any]:
+                until: str | None, from_stage: str | None) -> dict[str, Any]:
     spark = spark or get_spark(config.spark)
     manifest = Manifest.open(out_dir, config.hash(names), config.to_dict(), inputs)
     input_key = json.dumps([inputs, asdict(config.input)], sort_keys=True)
     key = hashlib.sha256(input_key.encode()).hexdigest()[:16]
     previous: DataFrame | None = None
+    rerun_from = names.index(from_stage) if from_stage is not None else len(names)
     for index, name in enumerate(names):
         stage_cls = get_stage(name)
         stage: Stage = stage_cls(config)
@@ -90,7 +97,7 @@ def _run_stages(config: Config, names: list[str], inputs: list[str], out_dir: st
         label = RF.label(index, name)
         docs_dir = RF.documents_dir(out_dir, label, last)
         entry = manifest.stage(index)
-        if (entry and entry.get("status") == "done" and entry.get("key") == key
+        if (index < rerun_from and entry and entry.get("status") == "done" and entry.get("key") == key
                 and entry.get("documents") == RF.relative(out_dir, docs_dir) and fs.exists(docs_dir)):
             log.info("stage %s: done before, reusing %s", label, docs_dir)
             previous = spark.read.parquet(docs_dir)
