@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,47 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tools.corpus_batches import CONFIG, batch_in_child, committed_rows, distinct_docs, write_jsonl  # noqa: E402
+
 POINTS = ["after_stage:read", "after_stage:normalize", "after_stage:dedup", "corpus:after_run",
           "corpus:after_version_file", "corpus:after_commit"]
-CONFIG = """pipeline:
-  stages: [normalize, dedup]
-dedup:
-  containment: false
-spark:
-  master: local[1]
-  progress: false
-  shuffle_partitions: 2
-  driver_memory: 1g
-"""
-
-
-def docs(start: int, n: int) -> list[dict]:
-    out = []
-    for i in range(start, start + n):
-        rng = random.Random(i)
-        words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(80)]
-        out.append({"id": f"d{i}", "text": " ".join(words) + "."})
-    return out
-
-
-def attempt(corpus: Path, landing: Path, config: Path, point: str | None) -> int:
-    code = ("from curation.io.corpus import curate_batch; "
-            f"curate_batch([{str(landing)!r}], {str(corpus)!r}, {str(config)!r})")
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    env.pop("CURATION_FAILPOINT", None)
-    if point:
-        env["CURATION_FAILPOINT"] = point
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True).returncode
-
-
-def corpus_rows(corpus: Path) -> list[tuple[str, str, str]]:
-    import pyarrow.parquet as pq
-
-    m = json.loads((corpus / "manifest.json").read_text())
-    rows = []
-    for s in m["shards"]:
-        rows += [(r["doc_id"], r["source_id"], r["text"]) for r in pq.read_table(corpus / s).to_pylist()]
-    return sorted(rows)
 
 
 def main() -> int:
@@ -86,18 +47,18 @@ def main() -> int:
     tick = 0
     while tick < a.batches or attempts == 0 or _pending(corpus, landing):
         if tick < a.batches:
-            new = docs(tick * 10, 10)
+            new = distinct_docs("d", tick * 10, 10)
             again = [{**d, "id": f"again{tick}-{d['id']}"} for d in rng.sample(written, min(3, len(written)))]
-            (landing / f"f{tick:04d}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in new + again))
+            write_jsonl(landing / f"f{tick:04d}.jsonl", new + again)
             written += new
             tick += 1
         point = rng.choice(POINTS) if rng.random() < a.kill_rate and tick <= a.batches else None
-        rc = attempt(corpus, landing, config, point)
+        rc, err = batch_in_child(corpus, [str(landing)], config, point)
         attempts += 1
         if point and rc == -9:
             kills += 1
         elif rc != 0:
-            raise SystemExit(f"batch failed without a kill (rc {rc})")
+            raise SystemExit(f"batch failed without a kill (rc {rc}):\n{err}")
     soak_s = time.time() - start
     manifest = json.loads((corpus / "manifest.json").read_text())
     # the uninterrupted replay: the same batch composition, in one process
@@ -108,8 +69,8 @@ def main() -> int:
     for b in manifest["batches"]:  # the same files (the same paths, so the same doc_ids), batch by batch
         curate_batch(b["inputs"], str(replay), str(config))
     replay_s = time.time() - start
-    got = corpus_rows(corpus)
-    want = [r for r in corpus_rows(replay)]
+    got = committed_rows(corpus)[1]
+    want = committed_rows(replay)[1]
     same_text = sorted(r[2] for r in got) == sorted(r[2] for r in want)
     dup_texts = len(got) - len({r[2] for r in got})
     print(f"\nbatches committed {manifest['version']}, files {a.batches}, attempts {attempts}, kills {kills}, "
