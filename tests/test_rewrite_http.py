@@ -178,7 +178,7 @@ def test_rewrite_stage_alone_selects_top_fraction_and_mixes_one_to_one(spark, tm
     assert all(r["rewrite_score"] <= cut for r in rejected)
     for r in rewrites:
         assert r["rewrite_model"] == "fake" and r["rewrite_prompt_version"].startswith("rewire-v1")
-        assert json.loads(r["rewrite_sampling"]) == {"max_tokens": 512, "seed": None, "temperature": 1.0, "top_p": 0.9}
+        assert json.loads(r["rewrite_sampling"]) == {"max_tokens": 512, "seed": 0, "temperature": 1.0, "top_p": 0.9}
         assert START not in r["text"] and "scratchpad-xyz" not in r["text"]
     ledger = pq.read_table(tmp_path / "run" / "ledger").to_pylist()
     assert {r["related_id"] for r in ledger if r["doc_id"] in {x["doc_id"] for x in rewrites}} <= {f"s{i}" for i in range(n)}
