@@ -14,28 +14,9 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from curation.io import run_folder as RF
-from curation.io.corpus import CorpusLocked, curate_batch
-from curation.io.locks import exclusive
+from curation.io.corpus import CorpusLocked, corpus_lock, curate_batch
 
 __all__ = ["CorpusLocked", "corpus_lock", "curate_incremental"]
-
-
-def corpus_lock(corpus: str):
-    """The corpus's exclusive lock (raises CorpusLocked when another writer holds it)."""
-    lock = exclusive(RF.lock_path(corpus), f"corpus {corpus}")
-
-    class _Lock:
-        def __enter__(self) -> None:
-            try:
-                lock.__enter__()
-            except Exception as e:
-                raise CorpusLocked(str(e)) from None
-
-        def __exit__(self, *exc: object) -> None:
-            lock.__exit__(*exc)
-
-    return _Lock()
 
 
 @flow(name="curate-incremental", log_prints=True, retries=2, retry_delay_seconds=30)

@@ -86,7 +86,7 @@ def test_a_batch_killed_at_any_point_converges_on_retry(world, point):
     assert committed_rows(corpus) == expected  # gc removes nothing a committed version reads
 
 
-def test_one_writer_per_run_folder_and_percommitted_rows(tmp_path):
+def test_one_writer_per_run_folder_and_per_corpus(tmp_path):
     from curation.config import load_config
     from curation.engine.runner import run_pipeline
     from curation.io import run_folder as RF

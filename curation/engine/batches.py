@@ -66,13 +66,8 @@ def _one_row(fn: BatchFn, row: pa.RecordBatch, schema: pa.Schema) -> tuple[pa.Ta
     try:
         out = fn(row)
     except Exception as e:
-        failed = S.conform(row, schema, keep_extra=False)
-        if failed.column("decision")[0].as_py() == S.KEPT:
-            values = {"decision": S.QUARANTINED, "reason": "transform_error", "detail": f"{type(e).__name__}: {e}"[:1000]}
-            for name, value in values.items():
-                i = failed.schema.get_field_index(name)
-                failed = failed.set_column(i, failed.schema.field(i), pa.array([value], failed.schema.field(i).type))
-        return failed, True
+        failed = set_decisions(row, [(S.QUARANTINED, "transform_error", None, f"{type(e).__name__}: {e}"[:1000])])
+        return S.conform(failed, schema, keep_extra=False), True
     check_declared(out.schema, schema)
     return S.conform(out, schema, keep_extra=False), False
 

@@ -1,7 +1,8 @@
 """Runs a list of stages over inputs into one run folder, stage by stage, resumably.
 
 The folder layout is `curation/io/run_folder.py`'s. A stage gets the previous stage's kept documents and,
-for each earlier stage it names in `Stage.reads`, that stage's outputs in `ctx.upstream`. Each stage has a key (hash of its config and everything before it); a stage whose key matches a
+for each earlier stage it names in `Stage.reads`, that stage's outputs in `ctx.upstream`. Each stage has a
+key (hash of its config and everything before it); a stage whose key matches a
 `done` manifest entry is not run again.
 """
 

@@ -27,6 +27,11 @@ class CorpusLocked(Locked):
     """Another batch holds the corpus."""
 
 
+def corpus_lock(corpus: str):
+    """The corpus's exclusive lock; raises CorpusLocked when another writer holds it."""
+    return exclusive(RF.lock_path(corpus), f"corpus {corpus}", CorpusLocked)
+
+
 def committed(corpus: str) -> dict[str, Any]:
     """The last committed version (version 0 for a new corpus); a corpus from before commits existed keeps its
     processed.json as the processed files."""
@@ -113,12 +118,7 @@ def curate_batch(landing: list[str], corpus: str, config: str | None = None, ove
     from curation.config import load_config
 
     corpus = os.path.abspath(corpus)
-    try:
-        lock = exclusive(RF.lock_path(corpus), f"corpus {corpus}")
-        lock.__enter__()
-    except Locked as e:
-        raise CorpusLocked(str(e)) from None
-    try:
+    with corpus_lock(corpus):
         state = committed(corpus)
         files = new_files(landing, state["processed"], min_age_seconds)
         if not files:
@@ -137,8 +137,6 @@ def curate_batch(landing: list[str], corpus: str, config: str | None = None, ove
         commit(corpus, data)
         return {"status": "done", "new_files": len(files), "version": data["version"], "batch": batch_dir,
                 "corpus_docs": data["docs"], "result": result}
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def _run_here(config: str | None, inputs: list[str], output: str, overrides: list[str]) -> dict[str, Any]:
@@ -152,7 +150,7 @@ def gc(corpus: str, dry_run: bool = False) -> list[str]:
     """Remove what no committed version references: batch folders of dead batches, unpublished index batches,
     temporary folders. Holds the corpus lock, so no batch is in flight. Returns what was (or would be) removed."""
     corpus = os.path.abspath(corpus)
-    with exclusive(RF.lock_path(corpus), f"corpus {corpus}"):
+    with corpus_lock(corpus):
         state = committed(corpus)
         live_runs = {os.path.normpath(os.path.join(corpus, b["run_dir"])) for b in state["batches"]}
         garbage = [d for d in fs.list_dirs(os.path.join(corpus, "batches")) if os.path.normpath(d) not in live_runs]

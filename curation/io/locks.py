@@ -23,8 +23,8 @@ class Locked(RuntimeError):
 
 
 @contextmanager
-def exclusive(path: str, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if needed) for the block, or raise `Locked` at once."""
+def exclusive(path: str, what: str, error: type[Locked] = Locked) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed) for the block, or raise `error` at once."""
     if fs.is_uri(path):
         yield
         return
@@ -40,7 +40,7 @@ def exclusive(path: str, what: str) -> Iterator[None]:
         except (OSError, ValueError):
             holder = {}
         os.close(fd)
-        raise Locked(f"{what} is locked by {holder or 'another process'} ({path})") from None
+        raise error(f"{what} is locked by {holder or 'another process'} ({path})") from None
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now()}).encode(), 0)

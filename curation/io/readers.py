@@ -7,7 +7,6 @@ input line. Design: docs/DESIGN.md#bad-input.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -67,7 +66,6 @@ class BadField(ValueError):
         self.name = name
 
 
-MIN_DATE = datetime(1, 1, 1, tzinfo=UTC)
 INT64_MAX = 2**63 - 1
 
 
@@ -149,48 +147,26 @@ class RecordBuilder:
         )
 
 
-def _lines(stream, chunk_size: int = 1 << 16) -> Iterator[bytes]:
-    """Lines of a binary stream of any kind (file, gzip, zstd, pyarrow), in bounded memory per line chunk."""
-    pending = b""
-    while True:
-        chunk = stream.read(chunk_size)
-        if not chunk:
-            break
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        yield from lines
-    if pending:
-        yield pending
-
-
-def _open_text_stream(path: str) -> io.BufferedIOBase:
-    raw = open(path, "rb") if not fs.is_uri(path) else fs.open_input(path)
-    low = path.lower()
-    if low.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if low.endswith((".zst", ".zstd")):
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
-    return raw  # type: ignore[return-value]
-
-
-def json_lines(path: str, on_error: Callable[[int, Exception], None] | None = None) -> Iterator[Any]:
+def json_lines(path: str, on_error: Callable[[int, Exception], None] | None = None,
+               max_bytes: int = 64 << 20) -> Iterator[Any]:
     """The parsed value of every non-blank line of a JSONL file (plain, .gz or .zst; local or URI).
 
     For side readers that need a few fields of scored documents (select, quality training); a line that does
     not parse is skipped and given to `on_error(line_number, error)`. The pipeline's input reader is
     `read_jsonl`, which accounts for every line in the ledger instead.
     """
-    with _open_text_stream(path) as stream:
-        for n, line in enumerate(_lines(stream), 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line.decode("utf-8", "replace"))
-            except (ValueError, RecursionError) as e:
-                if on_error is not None:
-                    on_error(n, e)
+    for n, rec in enumerate(split_records(Decompressed(path), max_bytes), 1):
+        if rec.data is None or not rec.complete:
+            if on_error is not None:
+                on_error(n, ValueError(f"line of {rec.size} bytes {'cut off' if rec.data else 'over the limit'}"))
+            continue
+        if not rec.data.strip():
+            continue
+        try:
+            yield json.loads(rec.data.decode("utf-8", "replace"))
+        except (ValueError, RecursionError) as e:
+            if on_error is not None:
+                on_error(n, e)
 
 
 def _decode(line: bytes, cfg: InputConfig) -> tuple[str | None, str | None]:
