@@ -27,7 +27,7 @@ class DedupConfig:
     max_bucket_pairs: int = opt(
         32, "An LSH bucket with at most this many documents yields all its pairs; larger buckets yield a star around their smallest id.")
     representative: Literal["longest", "quality", "newest"] = opt(
-        "longest", "Which member of a duplicate group is kept: longest text, best `quality_column` (then longest), or newest crawl_date (then longest). Ties: smallest doc_id.")
+        "longest", "Which member of a duplicate group is kept: longest text, best `quality_column` (then longest), or newest crawl_date (then longest). Ties: the text's hash, then source_id, then doc_id (never the file path first).")
     quality_column: str = opt("quality_score", "Column read by representative=quality (higher is better); missing/null counts as worst.")
     containment: bool = opt(True, "Step 3: drop documents whose shingles are mostly inside another document's (`contained`).")
     containment_threshold: float = opt(0.8, "Containment |Sh(A) ∩ Sh(B)| / |Sh(A)| at or above which A is dropped (B kept).")

@@ -72,7 +72,11 @@ class Workspace:
 
 
 def rank_struct(cfg: DedupConfig, prefix: str = "") -> Column:
-    """Sort key whose minimum is the document to keep: index documents first, then the configured rule."""
+    """Sort key whose minimum is the document to keep: index documents first, then the configured rule.
+
+    Ties fall to the text's hash, then source_id, and only then to doc_id (which hashes the file path), so the
+    same texts keep the same content whatever the input paths or the batch split (docs/DESIGN.md#determinism).
+    """
     from pyspark.sql import functions as F
 
     c = lambda name: F.col(prefix + name)  # noqa: E731
@@ -83,7 +87,8 @@ def rank_struct(cfg: DedupConfig, prefix: str = "") -> Column:
         keys.append(F.when(c("crawl_date").isNull(), F.lit(1)).otherwise(F.lit(0)).alias("k1"))
         keys.append((-F.coalesce(F.unix_micros(c("crawl_date")), F.lit(0))).alias("k2"))
     keys.append((-c("length")).alias("k3"))
-    keys += [c("doc_id").alias("doc_id"), c("source_id").alias("source_id"), c("node").alias("node")]
+    keys += [F.coalesce(c("text_hash"), F.lit("")).alias("text_hash"), F.coalesce(c("source_id"), F.lit("")).alias("source_key"),
+             c("doc_id").alias("doc_id"), c("source_id").alias("source_id"), c("node").alias("node")]
     return F.struct(*keys)
 
 
@@ -269,12 +274,13 @@ def containment_step(spark: SparkSession, ws: Workspace, survivors: DataFrame, c
                       ROW_SCHEMA)
     cands = (qry.withColumnRenamed("node", "a").join(idx.withColumnRenamed("node", "b"), ["p", "r", "j", "bhash"])
              .where(F.col("a") != F.col("b")).select("a", "b").distinct())
-    info = elig.select("node", "doc_id", "n_shingles", "language")
+    info = elig.select("node", "doc_id", "n_shingles", "language", F.coalesce("text_hash", F.lit("")).alias("th"))
     ia = info.select(*[F.col(c).alias(c + "_a") for c in info.columns]).withColumnRenamed("node_a", "a")
     ib = info.select(*[F.col(c).alias(c + "_b") for c in info.columns]).withColumnRenamed("node_b", "b")
     cands = cands.join(ia, "a").join(ib, "b").where(
         (F.col("n_shingles_a") < F.col("n_shingles_b"))
-        | ((F.col("n_shingles_a") == F.col("n_shingles_b")) & (F.col("doc_id_a") < F.col("doc_id_b"))))
+        | ((F.col("n_shingles_a") == F.col("n_shingles_b"))
+           & (F.struct("th_a", "doc_id_a") < F.struct("th_b", "doc_id_b"))))
     if cfg.containment_same_language:
         cands = cands.where(F.col("language_a").isNull() | F.col("language_b").isNull()
                             | (F.col("language_a") == F.col("language_b")))
