@@ -110,7 +110,7 @@ def ours(docs: list[dict], batch: int, repeat: int = 3) -> dict:
     import numpy as np
     import pyarrow as pa
 
-    from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL, AnnotateConfig
+    from curation.stages.annotate.config import AnnotateConfig, default_quality_model
     from curation.stages.annotate.langid import LanguageIdentifier
     from curation.stages.annotate.rules import rulesets
     from curation.stages.annotate.rules.base import TextBatch
@@ -124,7 +124,7 @@ def ours(docs: list[dict], batch: int, repeat: int = 3) -> dict:
     texts = [d["text"] for d in docs]
     chunks = [texts[i:i + batch] for i in range(0, len(texts), batch)]
     lid = LanguageIdentifier()
-    scorer = FastTextScorer(DEFAULT_QUALITY_MODEL)
+    scorer = FastTextScorer(default_quality_model())
     lid.predict(["warm up"], ["en"])
     scorer.predict(["warm up"])
     load_tokenizer()
@@ -263,7 +263,7 @@ def classifier_check() -> dict:
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
     from curation.commands.quality import evaluate
-    from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL
+    from curation.stages.annotate.config import default_quality_model
 
     folder = EXT / "web_extraction" / "scrapinghub_aeb"
     if not folder.exists():
@@ -284,7 +284,7 @@ def classifier_check() -> dict:
             pos.append(body)
         if len(rest.split()) >= 50:
             neg.append(rest)
-    return evaluate(DEFAULT_QUALITY_MODEL, pos, neg)
+    return evaluate(default_quality_model(), pos, neg)
 
 
 # -- report --------------------------------------------------------------------------------------------

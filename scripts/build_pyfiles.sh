@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Builds dist/curation.zip for `spark-submit --py-files dist/curation.zip curation/submit.py run CONFIG`.
+# Builds dist/curation.zip (or the path given as $1) for
+# `spark-submit --py-files dist/curation.zip curation/submit.py run CONFIG`.
 # Executors still need the third-party packages (pyarrow, numpy, ...) in their Python; the zip ships our code
-# (schemas included: the symlink curation/resources/schemas is followed).
+# (models, prompts and schemas included: the symlink curation/resources/schemas is followed; the code reads
+# them through importlib.resources, which works inside a zip).
 set -euo pipefail
+out="$(realpath -m "${1:-dist/curation.zip}")"
 cd "$(dirname "$0")/.."
-mkdir -p dist
-python3 - <<'PY'
+mkdir -p "$(dirname "$out")"
+OUT="$out" python3 - <<'PY'
 import os, zipfile
-with zipfile.ZipFile("dist/curation.zip", "w", zipfile.ZIP_DEFLATED) as z:
+with zipfile.ZipFile(os.environ["OUT"], "w", zipfile.ZIP_DEFLATED) as z:
     for top in ("curation", "flows"):
         for root, dirs, files in os.walk(top, followlinks=True):
             dirs[:] = [d for d in dirs if d != "__pycache__"]
@@ -15,4 +18,4 @@ with zipfile.ZipFile("dist/curation.zip", "w", zipfile.ZIP_DEFLATED) as z:
                 if not f.endswith(".pyc"):
                     z.write(os.path.join(root, f))
 PY
-echo dist/curation.zip
+echo "$out"

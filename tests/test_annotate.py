@@ -310,11 +310,11 @@ def test_quality_command_train_and_errors(tmp_path, capsys):
 
 
 def test_shipped_model_separates_prose_from_listing():
-    from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL
+    from curation.stages.annotate.config import default_quality_model
     from curation.text.classifier import FastTextScorer
 
     listing = "\n".join(f"Package: lib{i}\nVersion: 1.{i}-2\nDepends: libc6 (>= 2.{i})" for i in range(15))
-    p = FastTextScorer(DEFAULT_QUALITY_MODEL).predict([ENGLISH, listing])
+    p = FastTextScorer(default_quality_model()).predict([ENGLISH, listing])
     assert p[0] > p[1]
 
 

@@ -131,3 +131,26 @@ def test_the_import_graph_of_the_package_has_no_cycles():
     for m in sorted(graph):
         if m not in state and (cycle := visit(m)):
             pytest.fail(" -> ".join(cycle))
+
+
+def test_bundled_files_are_read_from_the_zip_that_spark_submit_ships(tmp_path):
+    """From dist/curation.zip alone (no source tree, no installed package), every bundled file loads: the
+    router and quality models, the prompt templates, the schemas and the log4j config (docs/ARCHITECTURE.md)."""
+    import sysconfig
+
+    zip_path = tmp_path / "curation.zip"
+    subprocess.run(["bash", str(ROOT / "scripts" / "build_pyfiles.sh"), str(zip_path)], check=True, capture_output=True)
+    code = (
+        "import curation, sys; assert curation.__file__.startswith(sys.argv[1]), curation.__file__\n"
+        "from curation.stages.ingest.pdf.predictor import load_model; assert load_model().parsers\n"
+        "from curation.stages.annotate.config import default_quality_model\n"
+        "from curation.text.classifier import FastTextScorer\n"
+        "print(FastTextScorer(default_quality_model()).predict(['A plain sentence about the history of science.'])[0])\n"
+        "from curation.stages.rewrite.prompts import load_template; assert load_template('rewire').id.startswith('rewire-v')\n"
+        "from curation import schema, resources; assert schema.SCHEMA_DIR.joinpath('document.v1.json').is_file()\n"
+        "assert resources.path('log4j2.properties').read_text().strip()\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{zip_path}:{sysconfig.get_paths()['purelib']}", "HOME": str(tmp_path)}
+    res = subprocess.run([sys.executable, "-S", "-c", code, str(zip_path)], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert 0.0 <= float(res.stdout.strip()) <= 1.0

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from curation.commands import pdf as cmd
-from curation.stages.ingest.pdf.predictor import DEFAULT_MODEL, RouterModel
+from curation.stages.ingest.pdf.predictor import RouterModel, default_model
 from curation.stages.ingest.pdf.preferences import Preference, append_preference
 from tools import pdf_router
 
@@ -29,7 +29,7 @@ def test_train_router_writes_a_model(tmp_path, capsys):
 
 
 def test_train_router_cost_only_keeps_the_accuracy_head(tmp_path, capsys):
-    d = json.loads(DEFAULT_MODEL.read_text())
+    d = json.loads(default_model().read_text())
     d.pop("expensive_cost", None)
     out = tmp_path / "m.json"
     out.write_text(json.dumps(d))
@@ -49,7 +49,7 @@ def test_align_from_ui_preferences(tmp_path, sample_dir, capsys):
     append_preference(prefs, Preference("unknown-doc", 1, "pdfium", "tesseract", "a", None))
     append_preference(prefs, Preference(pdf, 1, "pdfium", "nougat", "a", None))
     out = tmp_path / "aligned.json"
-    rc = pdf_router.main(["align", "--preferences", str(prefs), "--pdf", str(sample_dir / "pdf"), "--model", str(DEFAULT_MODEL),
+    rc = pdf_router.main(["align", "--preferences", str(prefs), "--pdf", str(sample_dir / "pdf"), "--model", str(default_model()),
                    "--out", str(out), "--epochs", "150"])
     assert rc == 0
     captured = capsys.readouterr()

@@ -11,10 +11,13 @@ import pytest
 
 from curation import schema as S
 from curation.stages.ingest.pdf.config import PdfConfig
-from curation.stages.ingest.pdf.parsers import PARSERS, Parser
+from curation.stages.ingest.pdf.parsers import PARSERS
 from curation.stages.ingest.pdf.pipeline import parse_pdfs
 from tools.pdf.degrade import make_variant
 
+SLOW_PARSER = '''
+import time
+from curation.stages.ingest.pdf.parsers import Parser
 
 class SlowParser(Parser):
     """An 'expensive parser' that hangs (stands in for a PDF that makes a real parser hang)."""
@@ -25,6 +28,23 @@ class SlowParser(Parser):
     def parse(self, data, pages=None):
         time.sleep(60)
         return []
+'''
+
+
+@pytest.fixture
+def slow_plugin(tmp_path, monkeypatch) -> str:
+    """SlowParser installed as a parser plugin (an entry point), the only way a config names outside code."""
+    (tmp_path / "slow_parser_plugin.py").write_text(SLOW_PARSER)
+    info = tmp_path / "slow_parser_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-parser-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[curation.pdf_parsers]\nslow = slow_parser_plugin:SlowParser\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # a sandbox child started from now on inherits sys.path
+    from curation.stages.ingest.pdf.sandbox import _SANDBOXES
+
+    for box in _SANDBOXES.values():
+        box.kill()
+    return "slow"
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +148,8 @@ def test_cheap_pass_time_limit_quarantines(topo):
 
 
 @pytest.mark.parametrize("policy,decision", [("fallback", S.KEPT), ("quarantine", S.QUARANTINED)])
-def test_hanging_expensive_parser(scan, policy, decision):
-    name = f"{__name__}:SlowParser"
+def test_hanging_expensive_parser(scan, policy, decision, slow_plugin):
+    name = slow_plugin
     cfg = PdfConfig(alpha=1.0, expensive_parser=name, prior_accuracy={name: 0.9},
                     expensive_time_limit_s_per_page=1.0, on_expensive_failure=policy)
     t0 = time.time()

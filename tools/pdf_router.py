@@ -64,12 +64,12 @@ def _make_training_data(argv: list[str]) -> int:
 
 
 def _train(argv: list[str]) -> int:
-    from curation.stages.ingest.pdf.predictor import DEFAULT_MODEL
+    from curation.stages.ingest.pdf.predictor import default_model
     from tools.pdf.train import train_router
 
     p = argparse.ArgumentParser(prog="python -m tools.pdf_router train-router", description="Fit the accuracy predictor; write the model.")
     p.add_argument("--data", default=DEFAULT_ROWS, help="page rows from make-training-data")
-    p.add_argument("--out", default=str(DEFAULT_MODEL))
+    p.add_argument("--out", default=str(default_model()))
     p.add_argument("--hidden", type=int, default=16)
     p.add_argument("--epochs", type=int, default=1500)
     p.add_argument("--seed", type=int, default=0)
@@ -104,7 +104,7 @@ def _train(argv: list[str]) -> int:
 def _align(argv: list[str]) -> int:
     import numpy as np
 
-    from curation.stages.ingest.pdf.predictor import DEFAULT_MODEL, RouterModel
+    from curation.stages.ingest.pdf.predictor import RouterModel, default_model
     from curation.stages.ingest.pdf.preferences import (
         AlignSettings,
         align,
@@ -118,7 +118,7 @@ def _align(argv: list[str]) -> int:
                                 description="Update the router from human parser preferences (Bradley-Terry + anchors).")
     p.add_argument("--preferences", required=True, help="JSONL file, format in curation/stages/ingest/pdf/preferences.py")
     p.add_argument("--pdf", nargs="+", default=[], help="PDF files or folders to find the judged documents in")
-    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model to start from")
+    p.add_argument("--model", default=str(default_model()), help="model to start from")
     p.add_argument("--out", required=True, help="where to write the aligned model")
     p.add_argument("--training-data", default=None, help="regression rows to keep fitting (AdaParse step 3)")
     for k, v in vars(AlignSettings()).items():

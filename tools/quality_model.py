@@ -52,9 +52,9 @@ def cmd_select_data(argv: list[str]) -> int:
 def cmd_build_default(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.quality_model build-default",
                                 description="Select the default training data, train, evaluate on a 10%% holdout, write the model.")
-    from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL
+    from curation.stages.annotate.config import default_quality_model
 
-    p.add_argument("--output", "-o", default=str(DEFAULT_QUALITY_MODEL))
+    p.add_argument("--output", "-o", default=str(default_quality_model()))
     _data_args(p)
     _train_args(p, epoch=20)  # ~2k examples per class: 5 epochs underfit (holdout accuracy 0.90 vs 0.99)
     a = p.parse_args(argv)

@@ -6,15 +6,12 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curation.config import SparkConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-LOG4J = Path(__file__).parent.parent / "resources" / "log4j2.properties"
 
 
 def under_spark_submit() -> bool:
@@ -37,7 +34,9 @@ def get_spark(cfg: SparkConfig | None = None) -> SparkSession:
     elif not under_spark_submit():
         builder = builder.master("local[*]")
     if not under_spark_submit():
-        java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J}"
+        from curation import resources
+
+        java_opts = f"-Dlog4j2.configurationFile=file:{resources.path('log4j2.properties')}"
         builder = (
             builder.config("spark.driver.memory", cfg.driver_memory)
             .config("spark.driver.extraJavaOptions", java_opts)

@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from curation import resources
 from curation.engine.options import opt
 from curation.stages.annotate.rules import Mode, rulesets
 
-DEFAULT_QUALITY_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "quality_fasttext.ftz"
+
+def default_quality_model() -> Path:
+    """The shipped quality classifier as a real file (extracted from the package zip on executors if need be)."""
+    return resources.path("models", "quality_fasttext.ftz")
 
 
 @dataclass
@@ -41,7 +45,7 @@ class QualityConfig:
                                         "(the select stage decides by budget).")
 
     def validate(self) -> None:
-        path = Path(self.model) if self.model else DEFAULT_QUALITY_MODEL
+        path = Path(self.model) if self.model else default_quality_model()
         if self.enabled and not path.is_file():
             raise ValueError(f"model file not found: {path} (train one with `curation quality train`)")
         if self.min_score is not None and not 0.0 <= self.min_score <= 1.0:

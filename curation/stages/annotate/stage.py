@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from curation import schema as S
 from curation.engine.batches import arrow_schema, set_decisions, with_columns
 from curation.engine.stage import Stage, StageContext
-from curation.stages.annotate.config import DEFAULT_QUALITY_MODEL, AnnotateConfig
+from curation.stages.annotate.config import AnnotateConfig, default_quality_model
 from curation.stages.annotate.rules import TextBatch, rulesets
 from curation.text.utf8 import repair_utf8
 
@@ -73,7 +73,7 @@ class AnnotateTransform:
         self.cfg = cfg
         known = rulesets()
         self.rulesets = [known[name](getattr(cfg, name)) for name in cfg.rulesets]
-        self.quality_model = str(cfg.quality.model or DEFAULT_QUALITY_MODEL)
+        self.quality_model = cfg.quality.model  # None: the shipped model, resolved where the batch runs
 
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         cfg = self.cfg
@@ -141,7 +141,7 @@ class AnnotateTransform:
 
             if text_list is None:
                 text_list = tb.texts.to_pylist()
-            q = FastTextScorer(self.quality_model).predict(text_list)
+            q = FastTextScorer(self.quality_model or default_quality_model()).predict(text_list)
             q[empty | invalid] = np.nan
             cols["quality_score"] = _float_column(q)
             if cfg.quality.min_score is not None:
@@ -171,7 +171,7 @@ class AnnotateStage(Stage):
 
             ctx.record_model("language_id", cfg.language.model or default_model_path(), model="fastText lid.176 (ftz)")
         if cfg.quality.enabled:
-            ctx.record_model("quality_classifier", cfg.quality.model or DEFAULT_QUALITY_MODEL, labels=["hq", "cc"])
+            ctx.record_model("quality_classifier", cfg.quality.model or default_quality_model(), labels=["hq", "cc"])
         if cfg.tokenizer == "smollm2":
             from curation.text import tokenizer
 

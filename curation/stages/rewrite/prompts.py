@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-PROMPT_DIR = Path(__file__).parent / "prompts"
 PLACEHOLDER = "{document}"
 START, END = "<improved response starts>", "<improved response ends>"
 THINK_START, THINK_END = "<thinking starts>", "<thinking ends>"
@@ -58,13 +57,20 @@ def parse_template(text: str, path: str = "<string>") -> PromptTemplate:
 
 @cache
 def load_template(name: str) -> PromptTemplate:
-    """`rewire`, `simple`, `rewire.v1` or a path to a template file."""
+    """`rewire`, `simple`, `rewire.v1` (bundled, read through importlib.resources) or a path to a template file."""
     p = Path(name)
-    if not p.is_file():
-        matches = sorted(PROMPT_DIR.glob(f"{name}.v*.txt")) if ".v" not in name else [PROMPT_DIR / f"{name}.txt"]
-        matches = [m for m in matches if m.is_file()]
-        if not matches:
-            known = ", ".join(sorted({f.name.split(".v")[0] for f in PROMPT_DIR.glob("*.txt")}))
-            raise ValueError(f"unknown prompt template {name!r} (known: {known}, or a file path)")
-        p = max(matches, key=lambda m: int(m.name.split(".v")[1].split(".")[0]))
-    return parse_template(p.read_text(encoding="utf-8"), str(p))
+    if p.is_file():
+        return parse_template(p.read_text(encoding="utf-8"), str(p))
+    from curation import resources
+
+    bundled = {f.name: f for f in resources.files("prompts", package="curation.stages.rewrite").iterdir()
+               if f.name.endswith(".txt")}
+    if ".v" in name:
+        matches = [f"{name}.txt"] if f"{name}.txt" in bundled else []
+    else:
+        matches = [n for n in bundled if n.split(".v")[0] == name]
+    if not matches:
+        known = ", ".join(sorted({n.split(".v")[0] for n in bundled}))
+        raise ValueError(f"unknown prompt template {name!r} (known: {known}, or a file path)")
+    best = max(matches, key=lambda n: int(n.split(".v")[1].split(".")[0]))
+    return parse_template(bundled[best].read_text(encoding="utf-8"), f"bundled:{best}")

@@ -40,6 +40,12 @@ class DocAnalysis:
     seconds: float = 0.0
     """CPU-seconds of the cheap pass (text + structure + features) for the whole document."""
 
+    @classmethod
+    def from_dict(cls, d: dict) -> DocAnalysis:
+        """Rebuild from `dataclasses.asdict` output (what the sandbox sends back)."""
+        return cls(**{**d, "structures": [PageStructure(**s) for s in d["structures"]],
+                      "images": [ImageQuality(**i) for i in d.get("images", [])]})
+
     def gate_inputs(self):
         return [text_stats(t) for t in self.texts]
 

@@ -8,6 +8,16 @@ from typing import Literal
 from curation.engine.options import opt
 
 BUILTIN_PARSERS = ("pdfium", "pypdf", "tesseract")
+PLUGIN_GROUP = "curation.pdf_parsers"
+"""Entry-point group of parser plugins: `name = "package.module:Class"` in the plugin's own package metadata.
+A config names parsers only; it never imports code (docs/SECURITY.md)."""
+
+
+def plugin_parsers() -> list[str]:
+    """Names of the parser plugins installed in this Python (entry points of PLUGIN_GROUP)."""
+    from importlib.metadata import entry_points
+
+    return sorted(ep.name for ep in entry_points(group=PLUGIN_GROUP))
 
 
 @dataclass
@@ -31,7 +41,8 @@ class PdfConfig:
     cheap_parsers: list[str] = opt(
         ["pdfium", "pypdf"], "Cheap text-layer parsers; the first runs on every page, others only where predicted better.")
     expensive_parser: str = opt(
-        "tesseract", "Parser for pages whose text layer is invalid or predicted poor: tesseract, a name in http_parsers, or module:Class.")
+        "tesseract", "Parser for pages whose text layer is invalid or predicted poor: tesseract, a name in http_parsers, "
+                     "or an installed parser plugin (entry point group `curation.pdf_parsers`).")
     alpha: float = opt(0.1, "Max share of units (pages or documents) sent to the expensive parser, ranked by expected improvement.")
     budget_cpu_seconds_per_page: float | None = opt(
         None, "Compute budget in CPU-seconds per page; when set, alpha = (budget - t_cheap) / (t_expensive - t_cheap) from measured costs.")
@@ -64,10 +75,11 @@ class PdfConfig:
             raise ValueError("budget_cpu_seconds_per_page must be >= 0")
         if not self.cheap_parsers:
             raise ValueError("cheap_parsers must name at least one parser")
+        known = [*BUILTIN_PARSERS, *self.http_parsers, *plugin_parsers()]
         for name in [*self.cheap_parsers, self.expensive_parser]:
-            if name not in BUILTIN_PARSERS and name not in self.http_parsers and ":" not in name:
-                raise ValueError(f"unknown parser {name!r} (built-in: {', '.join(BUILTIN_PARSERS)}; "
-                                 "or a name in http_parsers, or module:Class)")
+            if name not in known:
+                raise ValueError(f"unknown parser {name!r}; known: {', '.join(known)} (a config names parsers, it "
+                                 f"never imports code: plugins register in the entry point group {PLUGIN_GROUP})")
         if self.expensive_parser in self.cheap_parsers:
             raise ValueError(f"{self.expensive_parser!r} is both a cheap and the expensive parser")
         if self.expensive_concurrency < 1:

@@ -103,9 +103,9 @@ def pdf_documents(ctx: StageContext, cfg: PdfConfig, frame: DataFrame) -> DataFr
     ctx.record("pdf_alpha", plan.alpha)
     ctx.record("pdf_parser_costs", plan.costs)
     ctx.record("pdf_mode", cfg.mode)
-    from curation.stages.ingest.pdf.predictor import DEFAULT_MODEL
+    from curation.stages.ingest.pdf.predictor import default_model
 
-    ctx.record_model("pdf_router", cfg.model or DEFAULT_MODEL)
+    ctx.record_model("pdf_router", cfg.model or default_model())
     cols = [F.col(c) if c in frame.columns else F.lit(None).alias(c) for c in ("source", "source_id", "url", "crawl_date", "path")]
     content = F.col("content").cast("binary") if "content" in frame.columns else F.lit(None).cast("binary")
     keyed = frame.select(*cols, content.alias("content"), F.monotonically_increasing_id().alias("_key"))

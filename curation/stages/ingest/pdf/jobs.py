@@ -6,12 +6,15 @@ include Tesseract's child processes (that is where OCR spends its time).
 
 from __future__ import annotations
 
-from curation.stages.ingest.pdf.analysis import DocAnalysis, analyse, cpu_seconds
+import dataclasses
+
+from curation.stages.ingest.pdf.analysis import analyse, cpu_seconds
 from curation.stages.ingest.pdf.parsers import get_parser
 
 
-def cheap_job(data: bytes, max_pages: int) -> DocAnalysis:
-    """Cheap parse + structure + features of a whole PDF (raises PdfOpenError with a reason code)."""
+def cheap_job(data: bytes, max_pages: int) -> dict:
+    """Cheap parse + structure + features of a whole PDF as a plain dict (`DocAnalysis.from_dict` rebuilds it; the
+    sandbox passes data, not objects); raises PdfOpenError with a reason code."""
     from curation.stages.ingest.pdf.document import open_pdf
 
     pdf = open_pdf(data)
@@ -21,7 +24,7 @@ def cheap_job(data: bytes, max_pages: int) -> DocAnalysis:
         from curation.stages.ingest.pdf.document import PdfOpenError
 
         raise PdfOpenError("pdf_too_many_pages", f"{n} pages > ingest.pdf.max_pages={max_pages}")
-    return analyse(data)
+    return dataclasses.asdict(analyse(data))
 
 
 def parse_job(name: str, options: dict, data: bytes, pages: list[int]) -> tuple[list[str], float]:

@@ -182,21 +182,26 @@ PARSERS: dict[str, Parser] = {
 
 def get_parser(name: str, http_endpoints: dict[str, str] | None = None,
                costs: dict[str, float] | None = None) -> Parser:
-    """A parser by name: a built-in one, an HTTP endpoint named in config, or `module:Class` (a plugin class)."""
+    """A parser by name: a built-in one, an HTTP endpoint named in config, or an installed plugin (entry point).
+
+    Never an import path from config: whoever can edit a config must not be able to run code (docs/SECURITY.md).
+    """
     import copy
+    from importlib.metadata import entry_points
+
+    from curation.stages.ingest.pdf.config import PLUGIN_GROUP, plugin_parsers
 
     costs = costs or {}
     if http_endpoints and name in http_endpoints:
         parser: Parser = HttpParser(name=name, endpoint=http_endpoints[name])
     elif name in PARSERS:
         parser = copy.copy(PARSERS[name])
-    elif ":" in name:
-        import importlib
-
-        module, _, attr = name.partition(":")
-        parser = getattr(importlib.import_module(module), attr)()
+    elif plugins := [ep for ep in entry_points(group=PLUGIN_GROUP) if ep.name == name]:
+        parser = plugins[0].load()()
     else:
-        raise KeyError(f"unknown PDF parser {name!r} (built-in: {', '.join(PARSERS)}; or an HTTP endpoint, or module:Class)")
+        known = [*PARSERS, *(http_endpoints or {}), *plugin_parsers()]
+        raise KeyError(f"unknown PDF parser {name!r}; known: {', '.join(known)} (plugins register in the entry point "
+                       f"group {PLUGIN_GROUP})")
     if name in costs:
         parser.seconds_per_page = float(costs[name])
     return parser

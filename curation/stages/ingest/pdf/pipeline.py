@@ -154,7 +154,8 @@ class PdfRouting:
         if cfg.require_eof_marker and b"%%EOF" not in data[-2048:]:
             return {**row, "_status": "pdf_truncated", "_detail": f"no %%EOF marker in the last 2 KiB of {len(data)} bytes"}, None, None
         try:
-            a = self._call("curation.stages.ingest.pdf.jobs:cheap_job", data, cfg.max_pages, timeout=cfg.doc_time_limit_s)
+            a = DocAnalysis.from_dict(self._call("curation.stages.ingest.pdf.jobs:cheap_job", data, cfg.max_pages,
+                                                 timeout=cfg.doc_time_limit_s))
         except SandboxTimeout as e:
             return {**row, "_status": "pdf_timeout", "_detail": f"cheap parse: {e}"}, None, None
         except SandboxCrash as e:

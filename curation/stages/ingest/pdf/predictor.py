@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 
 FORMAT = "curation-pdf-router"
-DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "resources" / "models" / "pdf_router.json"
+
+
+def default_model() -> Path:
+    """The shipped router model as a real file (extracted from the package zip on executors if need be)."""
+    from curation import resources
+
+    return resources.path("models", "pdf_router.json")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -161,7 +167,7 @@ _CACHE: dict[str, RouterModel] = {}
 
 def load_model(path: str | Path | None = None) -> RouterModel:
     """The router model at `path` (default: the shipped one), loaded once per process."""
-    p = str(Path(path) if path else DEFAULT_MODEL)
+    p = str(Path(path) if path else default_model())
     if p not in _CACHE:
         if not Path(p).exists():
             raise FileNotFoundError(f"PDF router model not found: {p} (train one with `python -m tools.pdf_router train-router`)")

@@ -3,13 +3,17 @@
 
 One long-lived child per worker process (started lazily; no inherited locks or PDFium state); a call that
 exceeds its limit kills the child, and the next call starts a fresh one.
+
+The child parses hostile PDFs, so the parent treats what it answers as data: messages are JSON plus raw byte
+blobs (never pickles, which would let a compromised child run code in the Spark worker), and a reply larger
+than MAX_REPLY is refused. Calls name `module:function` refs that are constants in our code, never config.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
-import pickle
 import select
 import struct
 import subprocess
@@ -34,20 +38,61 @@ class SandboxError(Exception):
         self.kind, self.message, self.reason = kind, message, reason
 
 
-def _read_msg(stream) -> Any:
-    head = stream.read(8)
-    if len(head) < 8:
-        raise EOFError("closed")
-    size = struct.unpack("<Q", head)[0]
+MAX_REPLY = 512 << 20
+"""Largest message accepted from the child (texts of a long PDF are a few MB)."""
+
+
+def _encode(obj: Any, blobs: list[bytes]) -> Any:
+    if isinstance(obj, bytes | bytearray | memoryview):
+        blobs.append(bytes(obj))
+        return {"$blob": len(blobs) - 1}
+    if isinstance(obj, list | tuple):
+        return [_encode(x, blobs) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): _encode(v, blobs) for k, v in obj.items()}
+    if hasattr(obj, "item") and not isinstance(obj, str):  # numpy scalars
+        return obj.item()
+    return obj
+
+
+def _decode(obj: Any, blobs: list[bytes]) -> Any:
+    if isinstance(obj, list):
+        return [_decode(x, blobs) for x in obj]
+    if isinstance(obj, dict):
+        if len(obj) == 1 and isinstance(obj.get("$blob"), int) and 0 <= obj["$blob"] < len(blobs):
+            return blobs[obj["$blob"]]
+        return {k: _decode(v, blobs) for k, v in obj.items()}
+    return obj
+
+
+def _read_exact(stream, size: int) -> bytes:
     body = stream.read(size)
     if len(body) < size:
         raise EOFError("short message")
-    return pickle.loads(body)
+    return body
+
+
+def _read_msg(stream, limit: int = MAX_REPLY) -> Any:
+    """One message: <head size, blob count> (u64 each), the blob sizes, the JSON head, the blobs."""
+    head = stream.read(16)
+    if len(head) < 16:
+        raise EOFError("closed")
+    n_head, n_blobs = struct.unpack("<QQ", head)
+    if n_blobs > 1024 or n_head > limit:
+        raise ValueError(f"malformed message ({n_head} bytes, {n_blobs} blobs)")
+    sizes = struct.unpack(f"<{n_blobs}Q", _read_exact(stream, 8 * n_blobs)) if n_blobs else ()
+    if n_head + sum(sizes) > limit:
+        raise ValueError(f"message of {n_head + sum(sizes)} bytes is over the limit of {limit}")
+    obj = json.loads(_read_exact(stream, n_head))
+    return _decode(obj, [_read_exact(stream, s) for s in sizes])
 
 
 def _write_msg(stream, obj: Any) -> None:
-    body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack("<Q", len(body)) + body)
+    blobs: list[bytes] = []
+    head = json.dumps(_encode(obj, blobs)).encode()
+    stream.write(struct.pack("<QQ", len(head), len(blobs)) + b"".join(struct.pack("<Q", len(b)) for b in blobs) + head)
+    for b in blobs:
+        stream.write(b)
     stream.flush()
 
 
@@ -67,23 +112,23 @@ def serve(memory_limit_mb: int) -> None:
             pass
     while True:
         try:
-            ref, args = _read_msg(proto_in)
-        except (EOFError, OSError):
+            ref, args = _read_msg(proto_in, limit=1 << 62)
+        except (EOFError, OSError, ValueError):
             return
         try:
             module, _, name = ref.partition(":")
             result = getattr(importlib.import_module(module), name)(*args)
-            answer = (True, result)
+            answer = [True, result]
         except MemoryError:
-            answer = (False, ("MemoryError", "out of memory (sandbox limit)", "pdf_too_complex"))
+            answer = [False, ["MemoryError", "out of memory (sandbox limit)", "pdf_too_complex"]]
         except Exception as e:
-            answer = (False, (type(e).__name__, f"{e}"[:1000] or traceback.format_exc(limit=2)[-1000:],
-                              getattr(e, "reason", None)))
+            answer = [False, [type(e).__name__, f"{e}"[:1000] or traceback.format_exc(limit=2)[-1000:],
+                              getattr(e, "reason", None)]]
         _write_msg(proto_out, answer)
 
 
 class Sandbox:
-    """A child Python process (`python -m curation.stages.ingest.pdf.sandbox`) speaking length-prefixed pickles.
+    """A child Python process (`python -m curation.stages.ingest.pdf.sandbox`) speaking JSON plus byte blobs.
 
     A plain subprocess rather than multiprocessing: it does not depend on the parent's __main__ module
     (Spark workers, pytest, scripts without a main guard all work the same).
@@ -120,7 +165,7 @@ class Sandbox:
             self._start()
         proc = self._proc
         try:
-            _write_msg(proc.stdin, (ref, args))
+            _write_msg(proc.stdin, [ref, list(args)])
         except (OSError, ValueError) as e:
             self.kill()
             raise SandboxCrash(f"parser process is gone: {e}") from e
@@ -130,12 +175,13 @@ class Sandbox:
             raise SandboxTimeout(f"{ref.rsplit(':', 1)[-1]} did not finish within {timeout:.0f} s")
         try:
             ok, value = _read_msg(proc.stdout)
-        except (EOFError, OSError, pickle.UnpicklingError) as e:
+            if not ok:
+                kind, message, reason = (str(value[0]), str(value[1]), None if value[2] is None else str(value[2]))
+        except (EOFError, OSError, ValueError, TypeError, IndexError) as e:
             code = proc.poll()
             self.kill()
-            raise SandboxCrash(f"parser process died (exit code {code})") from e
+            raise SandboxCrash(f"parser process died or answered garbage (exit code {code}): {e}") from e
         if not ok:
-            kind, message, reason = value
             raise SandboxError(kind, message, reason)
         return value
 
@@ -157,9 +203,11 @@ def sandbox(memory_limit_mb: int = 4096) -> Sandbox:
 
 
 def run_inline(ref: str, *args: Any) -> Any:
-    """The same call without a child process (for tests and debugging; no time limit)."""
+    """The same call without a child process (for tests and debugging; no time limit), with the same encoding."""
     module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)(*args)
+    result = getattr(importlib.import_module(module), name)(*args)
+    blobs: list[bytes] = []
+    return _decode(json.loads(json.dumps(_encode(result, blobs))), blobs)
 
 
 if __name__ == "__main__":
