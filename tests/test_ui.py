@@ -22,6 +22,7 @@ from curation.ui.app import create_app  # noqa: E402
 from curation.ui.runs import Run, discover  # noqa: E402
 from tools import demo_run as demo  # noqa: E402
 
+LOCAL = "http://127.0.0.1"  # the Host check is always on: TestClient's default "testserver" gets 421
 PAGES = ["", "/drops", "/distributions", "/duplicates", "/pdf", "/pdf/ab", "/whatif", "/rewrites"]
 
 
@@ -54,7 +55,7 @@ def bare_run(tmp_path_factory, sample_dir) -> Path:
 
 @pytest.fixture(scope="module")
 def client(demo_run, bare_run) -> TestClient:
-    return TestClient(create_app([str(demo_run), str(bare_run)]))
+    return TestClient(create_app([str(demo_run), str(bare_run)]), base_url=LOCAL)
 
 
 def test_discover_names_runs_and_rejects_missing(tmp_path, demo_run):
@@ -205,16 +206,17 @@ def test_ab_labels_are_blinded_and_written_in_the_router_format(client, demo_run
 
 
 def test_label_writes_need_the_token_when_one_is_set(demo_run):
-    c = TestClient(create_app([str(demo_run)], token="s3cret"))
+    c = TestClient(create_app([str(demo_run)], token="s3cret-s3cret-s3cret"), base_url=LOCAL)
     _, tid = _task(c)
     assert c.post("/run/demo/pdf/ab", data={"task": tid, "choice": "left"}).status_code == 403
     assert c.post("/run/demo/pdf/ab", data={"task": tid, "choice": "left", "token": "wrong"}).status_code == 403
-    ok = c.post("/run/demo/pdf/ab", data={"task": tid, "choice": "neither", "token": "s3cret"}, follow_redirects=False)
+    ok = c.post("/run/demo/pdf/ab", data={"task": tid, "choice": "neither", "token": "s3cret-s3cret-s3cret"},
+                follow_redirects=False)
     assert ok.status_code == 303
 
 
 def test_loopback_server_refuses_foreign_host_headers(demo_run):
-    c = TestClient(create_app([str(demo_run)], loopback_only=True), base_url="http://127.0.0.1:8765")
+    c = TestClient(create_app([str(demo_run)], host="127.0.0.1"), base_url="http://127.0.0.1:8765")
     assert c.get("/").status_code == 200
     assert c.get("/", headers={"host": "evil.example:8765"}).status_code == 421
 

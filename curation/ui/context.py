@@ -1,4 +1,4 @@
-"""What every page of the UI shares: the runs, the templates, the A/B tasks and the token (`UI`), paging."""
+"""What every page of the UI shares: the runs, the templates, the A/B tasks, the token and PDF limits (`UI`), paging."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from curation.ui import charts
 from curation.ui.pdf import TaskStore
 from curation.ui.runs import Run
+from curation.ui.sandbox import Limits
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 25
@@ -29,11 +30,15 @@ class NotFound(StarletteHTTPException):
 
 @dataclass
 class UI:
-    """What every page needs: the runs, where source files may be read from, the A/B tasks, the token."""
+    """What every page needs: the runs, where source files may be read from, the A/B tasks, the token.
+
+    `pdf_limits`: what one PDF job in the sandbox child may use.
+    """
 
     runs: dict[str, Run]
     roots: list[Path]
     token: str | None = None
+    pdf_limits: Limits = field(default_factory=Limits)
     tasks: TaskStore = field(default_factory=TaskStore)
     env: Environment = field(init=False)
 
@@ -56,9 +61,15 @@ class UI:
         return HTMLResponse(html, status_code=status_code)
 
     def token_ok(self, given: str | None) -> bool:
+        """True when no token is set, or `given` is it (constant-time)."""
         if self.token is None:
             return True
         return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
+
+    def may_write(self, request: Request, form_token: str | None) -> bool:
+        """Whether this request may write labels: the guard saw the token (header or cookie), or the form has it."""
+        state = request.scope.get("state") or {}
+        return bool(state.get("token_ok")) or self.token_ok(form_token)
 
 
 def _num(v: Any) -> str:

@@ -1,14 +1,13 @@
 """PDF routing data and the blinded parser A/B labelling that feeds the router's preference training.
 
-Parsers and renderer come from `curation.stages.ingest.pdf` when it provides them, else PyMuPDF, pypdf,
-pdfminer.six and PyMuPDF's renderer. Page numbers are 1-based in URLs and labels, 0-based in parser calls.
+Parsers come from `curation.stages.ingest.pdf` when it provides them, else PDFium's text layer, pypdf and
+pdfminer.six; they and the page renderer run only in the resource-limited child of `curation.ui.sandbox`. Page numbers are 1-based in URLs and labels, 0-based in parser calls.
 Labels: `<run>/labels/pdf_preferences.jsonl` (format: curation/stages/ingest/pdf/preferences.py).
 Design: docs/DESIGN.md#pdf-preference-labelling
 """
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import secrets
@@ -16,13 +15,13 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from curation.ui.runs import Run, inside
+if TYPE_CHECKING:  # the sandbox child imports this module: keep it free of pyarrow
+    from curation.ui.runs import Run
 
 LABELS_FILE = "pdf_preferences.jsonl"
 PREFERENCES = ("a", "b", "neither")
@@ -91,33 +90,12 @@ def pages_info(raw: Any) -> list[dict[str, Any]]:
     return out
 
 
-# ---------------------------------------------------------------- parsers and renderer
-def _builtin_parsers() -> dict[str, Callable[[bytes, int], str]]:
-    """Text-layer parsers the UI can run itself (1-based page), used while curation.stages.ingest.pdf is absent."""
-
-    def pdfium_text(data: bytes, page: int) -> str:
-        import pypdfium2 as pdfium
-
-        pdf = pdfium.PdfDocument(data)
-        try:
-            return pdf[page - 1].get_textpage().get_text_range()
-        finally:
-            pdf.close()
-
-    def pypdf_text(data: bytes, page: int) -> str:
-        from pypdf import PdfReader
-
-        return PdfReader(io.BytesIO(data)).pages[page - 1].extract_text() or ""
-
-    def pdfminer_text(data: bytes, page: int) -> str:
-        from pdfminer.high_level import extract_text
-
-        return extract_text(io.BytesIO(data), page_numbers=[page - 1])
-
-    return {"pdfium": pdfium_text, "pypdf": pypdf_text, "pdfminer": pdfminer_text}
+# ---------------------------------------------------------------- parsers
+BUILTIN_PARSERS = ("pdfium", "pypdf", "pdfminer")  # text-layer parsers of curation.ui.sandbox
 
 
-def _ingest_parsers() -> Any:
+def ingest_parsers() -> Any:
+    """The ingest package's parser module when it is complete, else None."""
     try:
         from curation.stages.ingest.pdf import parsers  # optional: built by the PDF ingest work
 
@@ -127,54 +105,16 @@ def _ingest_parsers() -> Any:
 
 
 def parser_names() -> list[str]:
-    """Parsers the A/B view can run: the ingest package's registry, else the built-in text-layer ones."""
-    P = _ingest_parsers()
+    """Parsers the A/B view can run: the ingest package's registry, else the built-in text-layer ones.
+
+    Parsing and rendering themselves run only in the resource-limited child (curation.ui.sandbox).
+    """
+    P = ingest_parsers()
     if P is not None:
         names = [str(n) for n in (P.PARSERS.keys() if isinstance(P.PARSERS, dict) else P.PARSERS)]
         if len(names) >= 2:
             return names
-    return list(_builtin_parsers())
-
-
-def parse_page(name: str, data: bytes, page: int) -> str:
-    """Text of 1-based `page` by parser `name`."""
-    P = _ingest_parsers()
-    if P is not None:
-        got = P.get_parser(name).parse(data, pages=[page])
-        return "\n".join(got) if isinstance(got, list) else str(got)
-    builtin = _builtin_parsers()
-    if name not in builtin:
-        raise KeyError(f"unknown parser {name!r}")
-    return builtin[name](data, page)
-
-
-def render_png(data: bytes, page: int, dpi: int = 110) -> bytes:
-    """PNG of 1-based `page`."""
-    try:
-        from curation.stages.ingest.pdf.render import render_page_png
-    except ImportError:
-        render_page_png = None
-    if render_page_png is not None:
-        return render_page_png(data, page, dpi)
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(data)
-    try:
-        buf = io.BytesIO()
-        pdf[page - 1].render(scale=dpi / 72.0).to_pil().save(buf, format="PNG")
-        return buf.getvalue()
-    finally:
-        pdf.close()
-
-
-def page_count(data: bytes) -> int:
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(data)
-    try:
-        return len(pdf)
-    finally:
-        pdf.close()
+    return list(BUILTIN_PARSERS)
 
 
 _BLANKS = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
@@ -197,6 +137,8 @@ BINARY_COLUMNS = ("pdf_bytes", "content", "raw_bytes", "data")
 
 def pdf_bytes(run: Run, row: dict[str, Any], roots: list[Path]) -> bytes:
     """The PDF behind a document row: a binary column if the run kept one, else its file inside an allowed root."""
+    from curation.ui.runs import inside
+
     for col in BINARY_COLUMNS:
         if isinstance(row.get(col), (bytes, bytearray)) and row[col]:
             return bytes(row[col])
@@ -285,6 +227,8 @@ def label_record(task: Task, choice: str, reviewer: str | None) -> dict[str, Any
 def append_label(run: Run, record: dict[str, Any]) -> Path:
     """Append one preference line; one writer at a time, flushed to disk before returning."""
     import os
+
+    from curation.ui.runs import inside
 
     folder = run.labels_dir
     if not inside(run.path, folder):
