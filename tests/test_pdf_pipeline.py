@@ -103,9 +103,39 @@ def test_born_digital_and_scan_each_page_recorded(sample_dir, topo, scan):
     assert sp[0]["seconds"]["tesseract"] > 0 and ocr["pdf_seconds"] > 0
 
 
-def test_budget_zero_keeps_cheap_text(scan):
-    out = parse_pdfs([{"source": "t", "source_id": "scan.pdf", "content": scan}], PdfConfig(alpha=0.0))
-    assert out[0]["decision"] == S.KEPT and out[0]["pdf_parsers"] == "pdfium" and out[0]["text"] == ""
+def test_unreadable_pages_are_read_whatever_alpha_and_a_hard_cap_drops_with_a_reason(scan, topo):
+    """alpha ranks optional improvements only: a page without a text layer goes to OCR even at alpha 0. An
+    explicit hard cap that leaves it out drops the document with a reason, never keeps it empty."""
+    out = parse_pdfs([{"source": "t", "source_id": "scan.pdf", "content": scan}], PdfConfig(alpha=0.0))[0]
+    assert out["decision"] == S.KEPT and out["pdf_parsers"] == "tesseract" and out["text"].strip()
+    capped = parse_pdfs([{"source": "t", "source_id": "scan.pdf", "content": scan},
+                         {"source": "t", "source_id": "topo.pdf", "content": topo}],
+                        PdfConfig(alpha=0.0, expensive_hard_cap=0.0))
+    assert (capped[0]["decision"], capped[0]["reason"]) == (S.DROPPED, "pdf_ocr_budget_exhausted")
+    assert "expensive_hard_cap" in capped[0]["detail"]
+    assert json.loads(capped[0]["pdf_pages_json"])[0]["empty"] is True
+    assert capped[1]["decision"] == S.KEPT and capped[1]["text"].strip()  # born-digital: unaffected
+
+
+def test_a_blank_page_says_so_and_a_pdf_without_any_text_is_dropped(topo):
+    from pypdf import PdfReader, PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(612, 792)
+    buf = io.BytesIO()
+    w.write(buf)
+    blank = buf.getvalue()
+    w = PdfWriter()
+    w.add_page(PdfReader(io.BytesIO(topo)).pages[0])
+    w.add_blank_page(612, 792)
+    buf = io.BytesIO()
+    w.write(buf)
+    out = parse_pdfs([{"source": "t", "source_id": "blank", "content": blank},
+                      {"source": "t", "source_id": "half", "content": buf.getvalue()}], PdfConfig(alpha=0.0))
+    assert (out[0]["decision"], out[0]["reason"]) == (S.DROPPED, "pdf_no_text")
+    assert out[1]["decision"] == S.KEPT
+    pages = json.loads(out[1]["pdf_pages_json"])
+    assert "empty" not in pages[0] and pages[1]["empty"] is True and "blank page" in pages[1]["note"]
 
 
 def test_quarantine_reasons(topo):
@@ -147,18 +177,22 @@ def test_cheap_pass_time_limit_quarantines(topo):
     assert out[0]["decision"] == S.KEPT
 
 
-@pytest.mark.parametrize("policy,decision", [("fallback", S.KEPT), ("quarantine", S.QUARANTINED)])
-def test_hanging_expensive_parser(scan, policy, decision, slow_plugin):
+@pytest.mark.parametrize("policy,doc,decision", [("fallback", "topo", S.KEPT), ("fallback", "scan", S.QUARANTINED),
+                                                 ("quarantine", "scan", S.QUARANTINED)])
+def test_hanging_expensive_parser(scan, topo, policy, doc, decision, slow_plugin):
+    """A born-digital page falls back to its cheap text; an unreadable page has none to fall back to, so the
+    document is quarantined with the failure's reason rather than kept with an empty page."""
     name = slow_plugin
-    cfg = PdfConfig(alpha=1.0, expensive_parser=name, prior_accuracy={name: 0.9},
+    cfg = PdfConfig(alpha=1.0, min_gain=-1.0, expensive_parser=name, prior_accuracy={name: 0.9},
                     expensive_time_limit_s_per_page=1.0, on_expensive_failure=policy)
     t0 = time.time()
-    out = parse_pdfs([{"source": "t", "source_id": "scan", "content": scan}], cfg)[0]
+    data = scan if doc == "scan" else topo
+    out = parse_pdfs([{"source": "t", "source_id": doc, "content": data}], cfg)[0]
     assert time.time() - t0 < 30
     assert out["decision"] == decision
-    if policy == "fallback":
+    if decision == S.KEPT:
         page = json.loads(out["pdf_pages_json"])[0]
-        assert page["parser"] == "pdfium" and "pdf_timeout" in page["note"]
+        assert page["parser"] == "pdfium" and "pdf_timeout" in page["note"] and out["text"].strip()
     else:
         assert out["reason"] == "pdf_timeout"
 

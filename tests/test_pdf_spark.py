@@ -89,3 +89,21 @@ def test_ingest_run_over_fuzzed_pdfs_loses_nothing(spark, tmp_path, sample_dir):
     assert docs["kept"] >= 1 and docs["quarantined"] >= 6  # the truncated halves at least
     reasons = manifest["stages"][0]["reasons"]
     assert all(r.startswith("pdf_") for r in reasons), reasons
+
+
+@pytest.mark.spark
+def test_on_spark_unreadable_pages_bypass_alpha_and_a_hard_cap_drops_them(spark, tmp_path, sample_dir):
+    """The Spark budget (ordered limits) matches the in-process rule: a scanned page is read at alpha 0, and a hard
+    cap of 0 drops its document as pdf_ocr_budget_exhausted while the born-digital one is kept."""
+    topo = (sample_dir / "pdf" / "topology-hw-1.pdf").read_bytes()
+    scan = make_variant(topo, "image", [1], PARSERS["pdfium"].parse(topo, [1]), seed=0)
+    frame = spark.createDataFrame([("t", "scan", bytearray(scan)), ("t", "topo", bytearray(topo))],
+                                  "source string, source_id string, content binary")
+    read = {r["source_id"]: r for r in pdf_documents(_ctx(spark, tmp_path / "a"), PdfConfig(alpha=0.0, ocr_dpi=150),
+                                                     frame).collect()}
+    assert read["scan"]["decision"] == S.KEPT and "tesseract" in read["scan"]["pdf_parsers"] and read["scan"]["text"].strip()
+    ctx = _ctx(spark, tmp_path / "b")
+    capped = {r["source_id"]: r for r in pdf_documents(ctx, PdfConfig(alpha=0.0, expensive_hard_cap=0.0), frame).collect()}
+    assert (capped["scan"]["decision"], capped["scan"]["reason"]) == (S.DROPPED, "pdf_ocr_budget_exhausted")
+    assert capped["topo"]["decision"] == S.KEPT
+    assert ctx.extra["pdf_budget"]["unreadable"] >= 1 and ctx.extra["pdf_budget"]["unreadable_taken"] == 0

@@ -43,7 +43,13 @@ class PdfConfig:
     expensive_parser: str = opt(
         "tesseract", "Parser for pages whose text layer is invalid or predicted poor: tesseract, a name in http_parsers, "
                      "or an installed parser plugin (entry point group `curation.pdf_parsers`).")
-    alpha: float = opt(0.1, "Max share of units (pages or documents) sent to the expensive parser, ranked by expected improvement.")
+    alpha: float = opt(0.1, "Max share of units (pages or documents) sent to the expensive parser as optional improvements, ranked "
+                            "by expected improvement. Units failing the validity gate (no usable text layer) always go to it, "
+                            "outside this budget (docs/DESIGN.md#pdf-budget-semantics).")
+    expensive_hard_cap: float | None = opt(
+        None, "Hard cap on the share of units sent to the expensive parser, unreadable ones included; null: no cap. "
+              "A document whose unreadable pages the cap leaves out is dropped as pdf_ocr_budget_exhausted (rerun "
+              "with a bigger cap to read it), never kept without its text.")
     budget_cpu_seconds_per_page: float | None = opt(
         None, "Compute budget in CPU-seconds per page; when set, alpha = (budget - t_cheap) / (t_expensive - t_cheap) from measured costs.")
     min_gain: float = opt(0.0, "The expensive parser is proposed only where its predicted accuracy beats the best cheap parser's by more than this.")
@@ -71,6 +77,8 @@ class PdfConfig:
     def validate(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.expensive_hard_cap is not None and not 0.0 <= self.expensive_hard_cap <= 1.0:
+            raise ValueError(f"expensive_hard_cap must be in [0, 1] or null, got {self.expensive_hard_cap}")
         if self.budget_cpu_seconds_per_page is not None and self.budget_cpu_seconds_per_page < 0:
             raise ValueError("budget_cpu_seconds_per_page must be >= 0")
         if not self.cheap_parsers:

@@ -44,7 +44,7 @@ CHEAP_SCHEMA = pa.schema([
     ("crawl_date", pa.timestamp("us", tz="UTC")), ("path", pa.string()), ("_key", pa.int64()),
     ("_doc_id", pa.string()), ("_status", pa.string()), ("_detail", pa.string()), ("_n_pages", pa.int32()),
     ("_texts", pa.list_(pa.string())), ("_pages", pa.string()), ("_units", pa.int32()),
-    ("_cand_pages", pa.list_(pa.int32())), ("_cand_scores", pa.list_(pa.float64())),
+    ("_cand_pages", pa.list_(pa.int32())), ("_cand_scores", pa.list_(pa.float64())), ("_cand_required", pa.list_(pa.bool_())),
     ("_data", pa.binary()), ("_meta", pa.string()), ("_producer", pa.string()),
 ])
 EXPENSIVE_SCHEMA = pa.schema([
@@ -111,14 +111,24 @@ def pdf_documents(ctx: StageContext, cfg: PdfConfig, frame: DataFrame) -> DataFr
     keyed = frame.select(*cols, content.alias("content"), F.monotonically_increasing_id().alias("_key"))
     keyed = keyed.withColumn("crawl_date", F.col("crawl_date").cast("timestamp"))
     cheap = ctx.map_batches(keyed, CheapPhase(routing), CHEAP_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
-    # The budget over the whole input: floor(alpha * units) proposals of highest priority (an ordered limit
-    # over the small table of proposals; ties by key and page, as in pipeline.apply_budget).
+    # The budget over the whole input (router.select_global): every unreadable unit, plus floor(alpha * units)
+    # optional proposals of highest priority; an optional hard cap bounds the total. Ordered limits over the
+    # small table of proposals; ties by key and page, as in pipeline.apply_budget.
     units = int(cheap.agg(F.sum("_units")).first()[0] or 0)
-    k = budget_units(plan.alpha, units)
-    ctx.record("pdf_budget", {"units": units, "expensive_max": k})
-    cands = (cheap.select("_key", F.explode(F.arrays_zip("_cand_pages", "_cand_scores")).alias("c"))
-             .select("_key", F.col("c._cand_pages").alias("page"), F.col("c._cand_scores").alias("score")))
-    chosen = cands.orderBy(F.desc("score"), F.asc("_key"), F.asc("page")).limit(k)
+    cands = (cheap.select("_key", F.explode(F.arrays_zip("_cand_pages", "_cand_scores", "_cand_required")).alias("c"))
+             .select("_key", F.col("c._cand_pages").alias("page"), F.col("c._cand_scores").alias("score"),
+                     F.col("c._cand_required").alias("required")))
+    order = [F.desc("score"), F.asc("_key"), F.asc("page")]
+    n_required = cands.where("required").count()
+    k_required, k = n_required, budget_units(plan.alpha, units)
+    if cfg.expensive_hard_cap is not None:
+        cap = budget_units(cfg.expensive_hard_cap, units)
+        k_required = min(n_required, cap)
+        k = min(k, cap - k_required)
+    ctx.record("pdf_budget", {"units": units, "unreadable": n_required, "unreadable_taken": k_required,
+                              "optional_max": k})
+    chosen = (cands.where("required").orderBy(*order).limit(k_required)
+              .unionByName(cands.where(~F.col("required")).orderBy(*order).limit(k)))
     selected = chosen.groupBy("_key").agg(F.sort_array(F.collect_list("page")).alias("_selected"))
     todo = (cheap.select("_key", "_data", "_n_pages").join(selected, on="_key")
             .repartition(cfg.expensive_concurrency))

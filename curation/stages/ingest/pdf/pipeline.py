@@ -237,18 +237,20 @@ class PdfRouting:
                     pages[p - 1]["parser"] = plan.cheap[0]
                     pages[p - 1]["note"] = f"{name} failed: {type(e).__name__}: {str(e)[:200]}"
         if self.cfg.mode == "page":
-            cands = [(p, priority(decisions[p])) for p in range(1, a.n_pages + 1) if decisions[p].proposed_expensive]
+            cands = [(p, priority(decisions[p]), bool(gates[p - 1])) for p in range(1, a.n_pages + 1)
+                     if decisions[p].proposed_expensive or gates[p - 1]]
             units = a.n_pages
         else:
             d1 = decisions[1]
-            cands = [(0, priority(d1))] if d1.proposed_expensive else []
+            cands = [(0, priority(d1), any(gates))] if d1.proposed_expensive or any(gates) else []
             units = 1
         for pg in pages:
             pg["proposed"] = bool(decisions[pg["page"]].proposed_expensive)
         meta = {k.lower(): v for k, v in a.metadata.items() if k in ("Title", "Author", "Producer", "Creator", "CreationDate")}
         return {**row, "_status": None, "_detail": None, "_n_pages": a.n_pages, "_texts": texts,
                 "_pages": json.dumps(pages), "_units": units, "_cand_pages": [c[0] for c in cands],
-                "_cand_scores": [round(c[1], 6) for c in cands], "_data": data if cands else None,
+                "_cand_scores": [round(c[1], 6) for c in cands], "_cand_required": [c[2] for c in cands],
+                "_data": data if cands else None,
                 "_meta": json.dumps(meta, ensure_ascii=False), "_producer": a.producer}
 
     # -- phase B --------------------------------------------------------------------------------------
@@ -288,6 +290,7 @@ class PdfRouting:
         notes = []
         exp = exp or {}
         routed = selected_pages(row)
+        failed: str | None = None
         cheap_choice = {p: pages[p - 1]["parser"] for p in routed}
         for p in routed:
             pages[p - 1]["parser"] = plan.expensive
@@ -307,6 +310,14 @@ class PdfRouting:
                     pages[p - 1]["parser"] = cheap_choice[p]
                     pages[p - 1]["note"] = f"fallback to cheap text: {err[:200]}"
                 notes.append(f"expensive parser failed on {len(routed)} page(s), cheap text kept: {err[:300]}")
+                failed = err
+        unread = self._unread_pages(pages, texts, routed, failed)
+        if unread:
+            reason, detail = unread
+            decision = S.DROPPED if reason in ("pdf_ocr_budget_exhausted", "pdf_no_text") else S.QUARANTINED
+            return {**base, "text": PAGE_SEPARATOR.join(texts) if decision == S.DROPPED else None, "token_count": None,
+                    "metadata": row.get("_meta"), "decision": decision, "reason": reason, "detail": detail[:2000],
+                    "pdf_pages": row["_n_pages"], "pdf_pages_json": json.dumps(pages, ensure_ascii=False)}
         offset = 0
         for pg, t in zip(pages, texts, strict=True):
             pg["offset"], pg["chars"] = offset, len(t)
@@ -325,6 +336,33 @@ class PdfRouting:
                 "pdf_measured_accuracy": measured,
                 "pdf_seconds": round(sum(sum(pg["seconds"].values()) for pg in pages), 4),
                 "pdf_producer": row.get("_producer")}
+
+    def _unread_pages(self, pages: list[dict], texts: list[str], routed: list[int], failed: str | None
+                      ) -> tuple[str, str] | None:
+        """Mark every page without text (`empty` and a note saying why); (reason, detail) when the document must not
+        be kept: an unreadable page the hard cap left out, one the expensive parser failed on, or no text at all."""
+        capped, broken = [], []
+        for pg, t in zip(pages, texts, strict=True):
+            if t.strip():
+                continue
+            p = pg["page"]
+            pg["empty"] = True
+            if pg.get("gate") and p not in routed:
+                capped.append(p)
+                pg["note"] = f"unreadable ({pg['gate']}) and left out by ingest.pdf.expensive_hard_cap"
+            elif pg.get("gate") and failed:
+                broken.append(p)
+            elif pg.get("note") is None:
+                pg["note"] = f"no text: blank page ({pg['parser']} found none)"
+        if capped:
+            return "pdf_ocr_budget_exhausted", (f"page(s) {_pages_list(capped)} have no usable text layer and "
+                                                 "ingest.pdf.expensive_hard_cap left them out; rerun with a bigger cap")
+        if broken:
+            reason = failed.split(":", 1)[0] if failed and failed.startswith("pdf_") else "pdf_parser_error"
+            return reason, f"unreadable page(s) {_pages_list(broken)} got no text: {failed}"
+        if pages and all(pg.get("empty") for pg in pages):
+            return "pdf_no_text", f"none of the {len(pages)} page(s) has text after parsing"
+        return None
 
     def _measure(self, row: dict, texts: list[str], pages: list[dict]) -> float | None:
         """Measured BLEU per page (and doc mean) when `reference_dir` has `<stem>.txt` for this PDF."""
@@ -346,6 +384,11 @@ class PdfRouting:
         return float(np.mean(vals)) if vals else None
 
 
+def _pages_list(pages: list[int], limit: int = 20) -> str:
+    shown = ", ".join(map(str, pages[:limit]))
+    return shown + (f" and {len(pages) - limit} more" if len(pages) > limit else "")
+
+
 def selected_pages(row: dict) -> list[int]:
     """1-based pages the budget gave to the expensive parser (0 in `_selected` means every page)."""
     sel = list(row.get("_selected") or [])
@@ -354,12 +397,18 @@ def selected_pages(row: dict) -> list[int]:
     return sorted(int(p) for p in sel)
 
 
-def apply_budget(rows: list[dict], alpha: float) -> int:
+def apply_budget(rows: list[dict], alpha: float, hard_cap: float | None = None) -> int:
     """Global budget rule over phase-A rows (in place: sets `_selected`); returns the number of units chosen."""
     units = sum(int(r.get("_units") or 0) for r in rows)
-    cands = [(score, (int(r["_key"]), int(p))) for r in rows
-             for p, score in zip(r.get("_cand_pages") or [], r.get("_cand_scores") or [], strict=True)]
-    chosen = select_global(cands, alpha, units)
+    cands, required = [], set()
+    for r in rows:
+        pages, scores = r.get("_cand_pages") or [], r.get("_cand_scores") or []
+        flags = r.get("_cand_required") or [False] * len(pages)
+        for p, score, must in zip(pages, scores, flags, strict=True):
+            cands.append((score, (int(r["_key"]), int(p))))
+            if must:
+                required.add((int(r["_key"]), int(p)))
+    chosen = select_global(cands, alpha, units, required, hard_cap)
     by_key: dict[int, list[int]] = {}
     for key, page in chosen:  # type: ignore[misc]
         by_key.setdefault(key, []).append(page)
@@ -374,5 +423,5 @@ def parse_pdfs(records: list[dict], cfg: PdfConfig | None = None, inline: bool =
     for i, r in enumerate(records):
         r.setdefault("_key", i)
     cheap = routing.cheap_batch(records)
-    apply_budget(cheap, routing.plan.alpha)
+    apply_budget(cheap, routing.plan.alpha, routing.cfg.expensive_hard_cap)
     return [routing.finalize(row, routing.expensive_one(row) if row.get("_selected") else None) for row in cheap]

@@ -9,6 +9,7 @@ input; `BudgetRouter.route` is the streaming per-batch variant. Design: docs/DES
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -207,11 +208,21 @@ def budget_units(alpha: float, units: int) -> int:
     return max(0, math.floor(alpha * units + 1e-9))
 
 
-def select_global(candidates: list[tuple[float, object]], alpha: float, units: int) -> list[object]:
-    """The budget rule over a whole corpus: the floor(alpha * units) candidates with the highest priority.
+def select_global(candidates: list[tuple[float, object]], alpha: float, units: int, required: Collection = (),
+                  hard_cap: float | None = None) -> list[object]:
+    """The budget rule over a whole corpus: every `required` candidate, plus the floor(alpha * units) optional
+    candidates with the highest priority.
 
     `candidates`: (priority, id) of proposed units; ties are broken by id order so the choice is deterministic.
+    `required`: ids of units that fail the validity gate (no usable text layer): the cheap parse has nothing to
+    offer there, so they are not a choice and do not spend `alpha`. `hard_cap` (a share of units) caps the total,
+    required ones first, highest priority first; what it leaves out is reported by the caller, never kept empty.
     """
-    k = budget_units(alpha, units)
     ranked = sorted(candidates, key=lambda c: (-c[0], c[1]))
-    return [c[1] for c in ranked[:k]]
+    must = [c[1] for c in ranked if c[1] in required]
+    k = budget_units(alpha, units)
+    if hard_cap is not None:
+        cap = budget_units(hard_cap, units)
+        must = must[:cap]
+        k = min(k, cap - len(must))
+    return must + [c[1] for c in ranked if c[1] not in required][:k]
