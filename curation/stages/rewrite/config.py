@@ -16,7 +16,9 @@ class HTTPConfig:
     timeout_s: float = opt(300.0, "Seconds to wait for one completion.")
     retries: int = opt(3, "Retries per request on connection errors, timeouts, 429 and 5xx (exponential backoff).")
     backoff_s: float = opt(1.0, "First backoff in seconds (doubles per retry, with jitter).")
-    api_key_env: str | None = opt("OPENAI_API_KEY", "Environment variable holding the API key (never put keys in configs).")
+    api_key_env: str | None = opt("OPENAI_API_KEY", "Environment variable holding the API key, sent as a Bearer token; if it "
+                                                    "is unset, the same name plus _FILE (e.g. OPENAI_API_KEY_FILE) names a "
+                                                    "file holding the key (a mounted secret). Never put keys in configs.")
 
 
 @dataclass

@@ -4,6 +4,10 @@ Bounded concurrency (a thread pool of `concurrency` in-flight requests per Pytho
 request, retries with exponential backoff and jitter on connection errors, timeouts, 429 and 5xx. What
 still fails becomes a `Generation` with an error code; `check()` raises a clear `BackendUnavailable` when
 the server cannot be reached at all before any document is sent.
+
+The API key is sent as `Authorization: Bearer`. It comes from the environment variable `api_key_env`
+(OPENAI_API_KEY by default) or, when that is unset, from the file named by `<api_key_env>_FILE` (e.g.
+OPENAI_API_KEY_FILE=/run/secrets/llm_api_key, a mounted Docker or Kubernetes secret). Never from a config file.
 """
 
 from __future__ import annotations
@@ -12,11 +16,30 @@ import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from curation.stages.rewrite.backends.base import BackendUnavailable, Generation, Sampling
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+def api_key(env: str | None) -> str | None:
+    """$env, else the contents of the file named by ${env}_FILE; None when neither is set."""
+    if not env:
+        return None
+    if os.environ.get(env):
+        return os.environ[env]
+    path = os.environ.get(f"{env}_FILE")
+    if not path:
+        return None
+    try:
+        key = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ValueError(f"cannot read the API key file {path} ({type(e).__name__}: {e})") from e
+    if not key:
+        raise ValueError(f"the API key file {path} is empty")
+    return key
 
 
 class OpenAIHTTPBackend:
@@ -30,7 +53,7 @@ class OpenAIHTTPBackend:
         self.timeout_s = timeout_s
         self.retries = max(0, int(retries))
         self.backoff_s = backoff_s
-        key = os.environ.get(api_key_env) if api_key_env else None
+        key = api_key(api_key_env)
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client: Any = None
 
