@@ -66,6 +66,15 @@ def _float_column(values: np.ndarray) -> pa.Array:
     return pa.array(values, type=pa.float64(), from_pandas=True)
 
 
+def _input_languages(batch: pa.RecordBatch) -> list[str | None] | None:
+    """The input's `language` column (a reader or an earlier run may have filled it), for rule sets with
+    per-language data when language id is off; language id replaces it."""
+    if "language" not in batch.schema.names:
+        return None
+    langs = batch.column("language").to_pylist()
+    return langs if any(langs) else None
+
+
 class AnnotateTransform:
     """Arrow batch in, same rows out with signal columns and drop decisions (picklable)."""
 
@@ -86,8 +95,9 @@ class AnnotateTransform:
         # invalid rows are quarantined and analysed as ''; the repaired text keeps them readable in rejected/
         texts = pc.if_else(pa.array(invalid), "", repaired) if bad is not None else texts
         repaired = repaired if bad is not None else None
+        original = texts.cast(pa.string()) if pa.types.is_large_string(texts.type) else texts
         texts = pc.fill_null(texts, "")
-        tb = TextBatch(texts)
+        tb = TextBatch(texts, _input_languages(batch))
         empty = pc.equal(pc.utf8_trim_whitespace(tb.texts), "").to_numpy(zero_copy_only=False)
         reasons: list[tuple[str, str, str] | None] = [None] * n
 
@@ -102,12 +112,37 @@ class AnnotateTransform:
         cols: dict[str, pa.Array] = {} if repaired is None else {"text": repaired}
         text_list: list[str] | None = None
 
+        # Text-rewriting rule sets first, in list order: everything after them (other rule sets, language id,
+        # word and token counts, the stored text) sees the rewritten text.
+        active = [rs for rs in self.rulesets if rs.active()]
+        values_of: dict[str, dict[str, np.ndarray]] = {}
+        changed = np.zeros(n, dtype=bool)
+        for rs in active:
+            if not rs.rewrites():
+                continue
+            rw = rs.rewrite(tb)
+            values_of[rs.name] = rw.values
+            now = np.asarray(rw.changed, dtype=bool) & ~invalid
+            # a document the rewrite would empty is dropped, and keeps the text it had (rejected/ shows it)
+            left = pc.equal(pc.utf8_trim_whitespace(rw.texts), "").to_numpy(zero_copy_only=False)
+            for i in np.flatnonzero(now & left & ~empty):
+                decide(int(i), S.DROPPED, f"{rs.name}:{rs.rewrite_rule}", f"no text left after {rs.name} rewrote it")
+            now &= ~left | empty
+            if now.any():
+                tb = tb.replaced(pc.if_else(pa.array(now), rw.texts, tb.texts))
+                changed |= now
+        empty_now = empty
+        if changed.any():
+            cols["text"] = pc.if_else(pa.array(changed), tb.texts, repaired if repaired is not None else original)
+            empty_now = pc.equal(pc.utf8_trim_whitespace(tb.texts), "").to_numpy(zero_copy_only=False)
+
         if cfg.language.mode != "off":
             from curation.stages.annotate.langid import LanguageIdentifier
 
             text_list = tb.texts.to_pylist()
             keep = cfg.language.keep
             langs, scores, keep_scores = LanguageIdentifier(cfg.language.model).predict(text_list, keep)
+            tb.languages = langs
             cols["language"] = pa.array(langs, pa.string())
             cols["language_score"] = _float_column(scores)
             if cfg.language.mode == "drop":
@@ -119,17 +154,16 @@ class AnnotateTransform:
                     decide(int(i), S.DROPPED, reason,
                            f"top language {top} ({scores[i]:.3f}); {what} < min {cfg.language.min_score}")
 
-        for rs in self.rulesets:
-            mode = rs.cfg.mode
-            if mode == "off":
-                continue
-            values = rs.compute(tb)
+        for rs in active:
+            computed = rs.name not in values_of
+            values = rs.compute(tb) if computed else values_of[rs.name]
+            undefined = (empty_now if computed else empty) | invalid
             for rule in rs.rules:
                 v = values[rule.name].astype(np.float64)
-                v[empty | invalid] = np.nan
+                v[undefined] = np.nan
                 values[rule.name] = v
                 cols[rs.column(rule.name)] = _float_column(v)
-            if mode == "drop":
+            if rs.drops():
                 for i, fail in enumerate(rs.first_failure(values, n)):
                     if fail is not None:
                         decide(i, S.DROPPED, f"{rs.name}:{fail.rule}", fail.detail())

@@ -9,6 +9,8 @@ from curation.ui import query as Q
 from curation.ui.context import PAGE_SIZE, UI, NotFound, page_number
 from curation.ui.views.common import TEXT_LIMIT, cell, find_document, history_of
 
+#: pii__ columns that are totals, not a kind.
+PII_TOTALS = {"pii__spans", "pii__density"}
 SAMPLE_COLUMNS = ["doc_id", "source_id", "decision", "reason", "related_id", "detail", "token_count",
                   "source_type", "domain", "url", "text"]
 
@@ -68,8 +70,25 @@ def router(ui: UI) -> APIRouter:
                              f"{Q.source(run.all_ledger_files)} WHERE related_id = ? LIMIT 50", [sid])
         signals = {k: cell(v) for k, v in (row or {}).items() if k != "text"}
         return ui.page(request, "doc.html", run=run, active="drops", doc_id=doc_id, source_id=sid, where=where,
+                       pii=pii_counts(row or {}), pii_mode=_pii_mode(run),
                        text=(text[:TEXT_LIMIT] if text_cut else text), text_cut=text_cut,
                        text_chars=len(text) if isinstance(text, str) else 0,
                        signals=signals, history=history, related=related)
 
     return r
+
+
+def pii_counts(row: dict) -> dict[str, int]:
+    """Personal-data spans per kind found in a document by annotate (kinds with none left out)."""
+    out = {}
+    for k, v in row.items():
+        if k.startswith("pii__") and k not in PII_TOTALS and isinstance(v, int | float) and v == v and v > 0:
+            out[k.removeprefix("pii__")] = int(v)
+    return out
+
+
+def _pii_mode(run) -> str | None:
+    """annotate.pii.mode of the run (redact: the text shows tokens where the spans were)."""
+    annotate = ((run.manifest.get("config") or {}).get("annotate") or {})
+    pii = annotate.get("pii") if isinstance(annotate, dict) else None
+    return pii.get("mode") if isinstance(pii, dict) else None

@@ -11,9 +11,18 @@ import importlib
 import pkgutil
 from functools import cache
 
-from curation.stages.annotate.rules.base import REGISTERED, Failure, Mode, Rule, RuleSet, TextBatch, register
+from curation.stages.annotate.rules.base import (
+    REGISTERED,
+    Failure,
+    Mode,
+    Rewrite,
+    Rule,
+    RuleSet,
+    TextBatch,
+    register,
+)
 
-__all__ = ["Failure", "Mode", "Rule", "RuleSet", "TextBatch", "register", "rulesets"]
+__all__ = ["Failure", "Mode", "Rewrite", "Rule", "RuleSet", "TextBatch", "register", "rulesets"]
 
 
 @cache

@@ -4,6 +4,10 @@ A rule set computes one float64 value per document and rule (NaN where the value
 ratio over zero lines). The values become columns `<ruleset>__<rule>`; the limits decide drops with
 reason `<ruleset>:<rule>`. Keeping value and limit apart is what lets thresholds change later without
 recomputing (the what-if view and the selection stage read the columns).
+
+A rule set may also rewrite the texts (PII redaction, C4 line removal): when `rewrites()` is true the stage
+calls `rewrite` instead of `compute`, and every later step (other rule sets, language id, word and token
+counts, the stored text, dedup after this stage) sees the new text. Design: docs/DESIGN.md#annotate-line-cleaning
 """
 
 from __future__ import annotations
@@ -35,11 +39,20 @@ class Rule:
 
 
 class TextBatch:
-    """The texts of one record batch with the splits every rule set shares, each computed once."""
+    """The texts of one record batch with the splits every rule set shares, each computed once.
 
-    def __init__(self, texts: pa.Array):
+    `languages`: each document's language code (from language id, or the input's `language` column), for
+    rule sets with per-language data; None where the stage has none.
+    """
+
+    def __init__(self, texts: pa.Array, languages: list[str | None] | None = None):
         self.texts = textops.as_text(texts)
         self.n = len(self.texts)
+        self.languages = languages
+
+    def replaced(self, texts: pa.Array) -> TextBatch:
+        """A batch of new texts for the same documents (the splits are computed again, lazily)."""
+        return TextBatch(texts, self.languages)
 
     @cached_property
     def char_len(self) -> np.ndarray:
@@ -79,6 +92,16 @@ class TextBatch:
 
 
 @dataclass
+class Rewrite:
+    """What a text-rewriting rule set returns: every document's text (changed or not), which ones changed,
+    and the rule values (computed on the text the rule set was given)."""
+
+    texts: pa.Array
+    changed: np.ndarray
+    values: dict[str, np.ndarray]
+
+
+@dataclass
 class Failure:
     rule: str
     value: float
@@ -114,6 +137,25 @@ class RuleSet:
         self.cfg = cfg
 
     def compute(self, tb: TextBatch) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def active(self) -> bool:
+        """Whether the stage runs this rule set at all (mode off and no rewriting: skipped, columns null)."""
+        return self.cfg.mode != "off" or self.rewrites()
+
+    def drops(self) -> bool:
+        """Whether its limits drop documents (mode drop; a rule set may add modes, e.g. pii's redact)."""
+        return self.cfg.mode == "drop"
+
+    def rewrites(self) -> bool:
+        """Whether, as configured, this rule set rewrites the texts (then the stage calls `rewrite`)."""
+        return False
+
+    #: The rule whose reason (`<name>:<rule>`) drops a document that a rewrite left empty.
+    rewrite_rule: ClassVar[str | None] = None
+
+    def rewrite(self, tb: TextBatch) -> Rewrite:
+        """New texts and the rule values; only called when `rewrites()` is true."""
         raise NotImplementedError
 
     @classmethod

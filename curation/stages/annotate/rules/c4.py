@@ -3,9 +3,13 @@
 C4 cleans line by line: a line is kept only if it ends in terminal punctuation, has at least 3 words,
 no word over 1,000 characters and no mention of javascript or cookie/terms-of-use policies; a page is
 dropped for "lorem ipsum" or a curly bracket in a kept line, or for fewer than 5 sentences in its kept
-lines. Here the text is NOT rewritten (annotation only adds columns; a later stage may strip lines):
-the signals are the counts those decisions rest on. FineWeb turned the terminal-punctuation line rule
-off (`require_terminal_punct: false`, the default here); datatrove's class default is on.
+lines. The document signals are the counts those decisions rest on. FineWeb turned the terminal-punctuation
+line rule off (`require_terminal_punct: false`, the default here); datatrove's class default is on.
+
+Line cleaning (`lines`): C4 also rewrites the page to the lines it keeps. `lines: remove` does that here
+(the removed lines are those `kept_line_frac` does not count, except lines with "lorem ipsum" or "{",
+which C4 answers by dropping the whole page: they stay for the page rules); `annotate` only counts them
+(`c4__lines_removed`). Design: docs/DESIGN.md#annotate-line-cleaning
 
 Sentences are counted as runs of sentence-final punctuation followed by a space or the line end
 (datatrove uses spaCy's sentencizer; abbreviations such as "e.g. " count as an extra sentence here).
@@ -14,13 +18,14 @@ Sentences are counted as runs of sentence-final punctuation followed by a space 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.engine.options import opt
-from curation.stages.annotate.rules.base import Mode, Rule, RuleSet, TextBatch, register
+from curation.stages.annotate.rules.base import Mode, Rewrite, Rule, RuleSet, TextBatch, register
 from curation.stages.annotate.textops import TERMINAL_CLASS, Parts, safe_div
 
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
@@ -38,6 +43,10 @@ class C4Config:
     max_lorem_ipsum: float | None = opt(0, "Most counted lines containing 'lorem ipsum' (0: any drops the page).")
     max_curly_bracket: float | None = opt(0, "Most counted lines containing '{' (0: any drops the page).")
     min_sentences: float | None = opt(5, "Fewest sentences in the lines C4 would keep.")
+    lines: Literal["remove", "annotate", "off"] = opt(
+        "annotate", "C4 line cleaning: remove = rewrite the text without the lines C4 drops (too few words, a word over "
+                    "max_word_length, javascript, cookie/terms/privacy policy, no terminal punctuation when "
+                    "require_terminal_punct); annotate = only count them (c4__lines_removed); off = neither.")
 
 
 @register
@@ -51,14 +60,57 @@ class C4(RuleSet):
         Rule("curly_bracket", "counted lines containing '{'", None, "max_curly_bracket"),
         Rule("sentences", "sentences in the lines C4 keeps", "min_sentences", None),
         Rule("kept_line_frac", "share of lines C4 would keep (annotation only)"),
+        Rule("lines_removed", "non-blank lines C4 line cleaning removes (c4.lines: remove) or would remove (annotate)"),
     )
+    rewrite_rule = "lines_removed"
+
+    def rewrites(self) -> bool:
+        return self.cfg.lines == "remove"
+
+    def active(self) -> bool:
+        return self.cfg.mode != "off" or self.cfg.lines != "off"  # line counts without the page rules
 
     def compute(self, tb: TextBatch) -> dict[str, np.ndarray]:
+        return self._analyse(tb)[0]
+
+    def rewrite(self, tb: TextBatch) -> Rewrite:
+        """The texts without the removed lines; runs of blank lines between kept lines become one blank line
+        (C4 joins its kept lines with one newline and so loses paragraphs; the paragraph rules need them)."""
+        values, removed = self._analyse(tb)
+        changed = values["lines_removed"] > 0
+        if not changed.any():
+            return Rewrite(tb.texts, changed, values)
+        lines = tb.lines
+        docs = np.flatnonzero(changed)
+        pick = np.flatnonzero(np.isin(lines.parents, docs))
+        vals = lines.values.take(pa.array(pick)).to_pylist()
+        out: dict[int, list[str]] = {int(d): [] for d in docs}
+        gap: dict[int, bool] = {}
+        for j, line in zip(pick.tolist(), vals, strict=True):
+            d = int(lines.parents[j])
+            if removed[j]:
+                continue
+            if not line.strip():
+                gap[d] = bool(out[d])  # a blank line after kept text: a paragraph break, if text follows
+                continue
+            if gap.pop(d, False):
+                out[d].append("")
+            out[d].append(line)
+        new: list[str | None] = [None] * tb.n
+        for d, kept in out.items():
+            new[d] = "\n".join(kept)
+        texts = pc.if_else(pa.array(changed), pa.array(new, pa.string()), tb.texts)
+        return Rewrite(texts, changed, values)
+
+    def _analyse(self, tb: TextBatch) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The rule values and, per line of `tb.lines`, whether line cleaning removes it."""
         cfg = self.cfg
         lines: Parts = tb.lines
+        lines_removed = np.full(tb.n, np.nan) if cfg.lines == "off" else np.zeros(tb.n)
         if len(lines.values) == 0:
             z = np.zeros(tb.n)
-            return {"lorem_ipsum": z, "curly_bracket": z, "sentences": z, "kept_line_frac": np.full(tb.n, np.nan)}
+            return ({"lorem_ipsum": z, "curly_bracket": z, "sentences": z, "kept_line_frac": np.full(tb.n, np.nan),
+                     "lines_removed": lines_removed}, np.zeros(0, dtype=bool))
         stripped = pc.utf8_trim_whitespace(lines.values)
         n_words = pc.list_value_length(pc.utf8_split_whitespace(stripped)).to_numpy(zero_copy_only=False)
         ok = n_words >= cfg.min_words_per_line
@@ -77,12 +129,18 @@ class C4(RuleSet):
         policy = ok & ~lorem & ~js & ~curly & pc.match_substring_regex(lower, policy_re).to_numpy(zero_copy_only=False)
         kept = ok & ~lorem & ~js & ~curly & ~policy
         sentences = np.maximum(pc.count_substring_regex(text, SENTENCE_END).to_numpy(zero_copy_only=False), 1)
+        # line cleaning keeps what C4 keeps plus the lorem-ipsum and curly-bracket lines (page rules, not line rules)
+        blank = pc.equal(stripped, "").to_numpy(zero_copy_only=False)
+        removed = ~(kept | lorem | curly) & ~blank
+        if cfg.lines != "off":
+            lines_removed = lines.count(removed)
         return {
             "lorem_ipsum": lines.count(lorem),
             "curly_bracket": lines.count(curly),
             "sentences": lines.total(sentences, kept),
             "kept_line_frac": safe_div(lines.count(kept), lines.count()),
-        }
+            "lines_removed": lines_removed,
+        }, removed
 
 
 def _has_long_word(lines: pa.Array, max_len: int) -> np.ndarray:
