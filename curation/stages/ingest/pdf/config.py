@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from curation.engine.options import opt
 
-BUILTIN_PARSERS = ("pdfium", "pypdf", "tesseract")
+BUILTIN_PARSERS = ("pdfium", "pypdf", "tesseract", "rapidocr")
 PLUGIN_GROUP = "curation.pdf_parsers"
 """Entry-point group of parser plugins: `name = "package.module:Class"` in the plugin's own package metadata.
 A config names parsers only; it never imports code (docs/SECURITY.md)."""
+_OCR_LANG = re.compile(r"auto|\w+(/\w+)?(\+\w+(/\w+)?)*", re.ASCII)
+"""Form of ingest.pdf.ocr_lang: auto, or Tesseract pack names joined by + (passed to Tesseract as -l)."""
 
 
 def plugin_parsers() -> list[str]:
@@ -41,8 +44,9 @@ class PdfConfig:
     cheap_parsers: list[str] = opt(
         ["pdfium", "pypdf"], "Cheap text-layer parsers; the first runs on every page, others only where predicted better.")
     expensive_parser: str = opt(
-        "tesseract", "Parser for pages whose text layer is invalid or predicted poor: tesseract, a name in http_parsers, "
-                     "or an installed parser plugin (entry point group `curation.pdf_parsers`).")
+        "tesseract", "Parser for pages whose text layer is invalid or predicted poor: tesseract, rapidocr (Chinese + "
+                     "English; the shipped router model has no output for it: set prior_accuracy.rapidocr), a name in "
+                     "http_parsers, or an installed parser plugin (entry point group `curation.pdf_parsers`).")
     alpha: float = opt(0.1, "Max share of units (pages or documents) sent to the expensive parser as optional improvements, ranked "
                             "by expected improvement. Units failing the validity gate (no usable text layer) always go to it, "
                             "outside this budget (docs/DESIGN.md#pdf-budget-semantics).")
@@ -59,8 +63,12 @@ class PdfConfig:
         {}, "Predicted accuracy to assume for parsers the model has no output for (e.g. an HTTP GPU parser).")
     http_parsers: dict[str, str] = opt(
         {}, "GPU parsers served over HTTP, name -> endpoint URL (protocol in curation/stages/ingest/pdf/parsers.py HttpParser).")
-    ocr_dpi: int = opt(200, "Resolution at which pages are rendered for Tesseract.")
-    ocr_lang: str = opt("eng", "Tesseract language(s), e.g. eng+deu.")
+    ocr_dpi: int = opt(200, "Resolution at which pages are rendered for OCR (Tesseract, RapidOCR); 200 read scans of "
+                            "100-300 dpi as well as 250-400 did, faster (docs/DESIGN.md#pdf-ocr-engines).")
+    ocr_lang: str = opt(
+        "eng", "Tesseract language pack(s), e.g. eng+deu; auto: per page, the installed pack for the script of the "
+               "page's text layer, or of the image by Tesseract's script detection (needs the osd pack), else eng "
+               "(docs/DESIGN.md#pdf-ocr-engines). RapidOCR reads Chinese and English whatever this says.")
     expensive_concurrency: int = opt(2, "Spark tasks that run the expensive parser at once (it is the bottleneck).")
     doc_time_limit_s: float = opt(120.0, "Cheap pass of one PDF longer than this: the PDF is quarantined (pdf_timeout).")
     expensive_time_limit_s_per_page: float = opt(60.0, "Time limit of the expensive parser per page routed to it.")
@@ -96,6 +104,14 @@ class PdfConfig:
             raise ValueError("time limits must be > 0")
         if self.ocr_dpi < 50 or self.ocr_dpi > 600:
             raise ValueError(f"ocr_dpi must be in 50..600, got {self.ocr_dpi}")
+        if "rapidocr" in (self.expensive_parser, *self.cheap_parsers):
+            import importlib.util
+
+            if importlib.util.find_spec("rapidocr_onnxruntime") is None:
+                raise ValueError("parser rapidocr needs the rapidocr-onnxruntime package (scripts/setup.sh installs it)")
+        if not _OCR_LANG.fullmatch(self.ocr_lang):
+            raise ValueError(f"ocr_lang must be auto or Tesseract pack names joined by + (eng+deu, "
+                             f"script/Latin), got {self.ocr_lang!r}")
         if self.model is not None:
             from pathlib import Path
 
