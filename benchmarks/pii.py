@@ -4,7 +4,7 @@ detection costs annotate.
     .venv/bin/python benchmarks/pii.py                      # 5,000 planted documents, speed on 2,000
     .venv/bin/python benchmarks/pii.py --docs 1000 --speed-docs 500 --repeat 1   # quick look
 
-The corpus is tests/data/pii/planted.py: the sample documents (sample_data/jsonl: texts in ~120 languages and
+The corpus is tools/pii_planted.py: the sample documents (sample_data/jsonl: texts in ~120 languages and
 PDF pages full of numbers), round robin, each with two planted values (kinds in turn) and two look-alikes
 (versions, dates, ISBNs, private IPs, order numbers, Luhn and IBAN failures, invalid SSNs, counts). All kinds
 are switched on for the accuracy part (national ids US and GB included).
@@ -20,7 +20,6 @@ the table: check it before trusting a ratio (the script refuses to start above -
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -34,14 +33,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def planted_module():
-    spec = importlib.util.spec_from_file_location("pii_planted", ROOT / "tests" / "data" / "pii" / "planted.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["pii_planted"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def load() -> float:
@@ -111,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load average {load():.2f} > {a.max_load}: wait, or --force", file=sys.stderr)
         return 2
     load_before = os.getloadavg()
-    P = planted_module()
+    from tools import pii_planted as P
     docs = P.generate(a.docs, seed=a.seed)
     acc = accuracy(docs, P)
     print(f"\nPrecision / recall per kind: {a.docs} planted documents (seed {a.seed}), "

@@ -4,9 +4,7 @@ Spark that redaction happens before dedup (and shows in the UI's document view).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +18,7 @@ from curation.stages.annotate.rules.badwords import BadWords, BadWordsConfig
 from curation.stages.annotate.rules.base import TextBatch
 from curation.stages.annotate.rules.c4 import C4, C4Config
 from curation.stages.annotate.stage import AnnotateTransform
+from tools import pii_planted
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL = Detector(kinds=("email", "ip", "iban", "card", "national_id", "phone"), national_ids=("US", "GB"))
@@ -28,14 +27,6 @@ ENGLISH = ("The river flows through the old town, past the market square and the
            "over the centuries, and many of its houses are more than three hundred years old. Visitors often say "
            "that the best time to see it is early in the morning, when the streets are still quiet and the light "
            "is soft. There is a small museum near the bridge that tells the story of the people who lived here.")
-
-
-def _planted():
-    spec = importlib.util.spec_from_file_location("pii_planted", ROOT / "tests" / "data" / "pii" / "planted.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["pii_planted"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def batch_of(texts: list, **cols) -> pa.RecordBatch:
@@ -64,7 +55,7 @@ def fast_config(**pii) -> AnnotateConfig:
 # -- detectors ----------------------------------------------------------------------------------------------
 
 def test_planted_pii_in_real_text_has_precision_and_recall_of_at_least_095_per_kind():
-    P = _planted()
+    P = pii_planted
     docs = P.generate(600, seed=7)
     found = ALL.scan(pa.array([d.text for d in docs], pa.string()))
     r = P.evaluate(docs, found)

@@ -1,7 +1,8 @@
 """PDF routing data and the blinded parser A/B labelling that feeds the router's preference training.
 
-Parsers come from `curation.stages.ingest.pdf` when it provides them, else PDFium's text layer, pypdf and
-pdfminer.six; they and the page renderer run only in the resource-limited child of `curation.ui.sandbox`. Page numbers are 1-based in URLs and labels, 0-based in parser calls.
+Parsers are the ingest stage's (`curation.stages.ingest.pdf.parsers`); they and the page renderer run only in
+the resource-limited child of `curation.ui.sandbox`. Page numbers are 1-based in URLs and labels, 0-based in
+parser calls.
 Labels: `<run>/labels/pdf_preferences.jsonl` (format: curation/stages/ingest/pdf/preferences.py).
 Design: docs/DESIGN.md#pdf-preference-labelling
 """
@@ -91,30 +92,13 @@ def pages_info(raw: Any) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- parsers
-BUILTIN_PARSERS = ("pdfium", "pypdf", "pdfminer")  # text-layer parsers of curation.ui.sandbox
-
-
-def ingest_parsers() -> Any:
-    """The ingest package's parser module when it is complete, else None."""
-    try:
-        from curation.stages.ingest.pdf import parsers  # optional: built by the PDF ingest work
-
-        return parsers if hasattr(parsers, "get_parser") and hasattr(parsers, "PARSERS") else None
-    except Exception:  # noqa: BLE001  (missing or half-built module: fall back to the built-in parsers)
-        return None
-
-
 def parser_names() -> list[str]:
-    """Parsers the A/B view can run: the ingest package's registry, else the built-in text-layer ones.
-
-    Parsing and rendering themselves run only in the resource-limited child (curation.ui.sandbox).
+    """Parsers the A/B view can run: the ingest stage's registry (built-in names only; plugins and HTTP
+    parsers are not offered). Parsing and rendering run only in the resource-limited child (curation.ui.sandbox).
     """
-    P = ingest_parsers()
-    if P is not None:
-        names = [str(n) for n in (P.PARSERS.keys() if isinstance(P.PARSERS, dict) else P.PARSERS)]
-        if len(names) >= 2:
-            return names
-    return list(BUILTIN_PARSERS)
+    from curation.stages.ingest.pdf.parsers import PARSERS
+
+    return list(PARSERS)
 
 
 _BLANKS = re.compile(r"[ \t\u00a0\u2000-\u200b]+")

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -201,40 +200,12 @@ def _limit_self(memory_mb: int, cpu_s: int) -> None:
 
 def _parse_page(name: str, data: bytes, page: int) -> str:
     """Text of 1-based `page` by parser `name` (in the child only)."""
-    from curation.ui.pdf import ingest_parsers, parser_names
+    from curation.stages.ingest.pdf.parsers import get_parser
+    from curation.ui.pdf import parser_names
 
     if name not in parser_names():  # only registered names: never a `module:Class` import
         raise KeyError(f"unknown parser {name!r}")
-    parsers = ingest_parsers()
-    if parsers is not None and name in parsers.PARSERS:
-        got = parsers.get_parser(name).parse(data, pages=[page])
-        return "\n".join(got) if isinstance(got, list) else str(got)
-    return _builtin_parsers()[name](data, page)
-
-
-def _builtin_parsers() -> dict[str, Callable[[bytes, int], str]]:
-    """Text-layer parsers used while curation.stages.ingest.pdf is absent (1-based page)."""
-
-    def pdfium_text(data: bytes, page: int) -> str:
-        import pypdfium2 as pdfium
-
-        pdf = pdfium.PdfDocument(data)
-        try:
-            return str(pdf[page - 1].get_textpage().get_text_range())
-        finally:
-            pdf.close()
-
-    def pypdf_text(data: bytes, page: int) -> str:
-        from pypdf import PdfReader
-
-        return PdfReader(io.BytesIO(data)).pages[page - 1].extract_text() or ""
-
-    def pdfminer_text(data: bytes, page: int) -> str:
-        from pdfminer.high_level import extract_text
-
-        return str(extract_text(io.BytesIO(data), page_numbers=[page - 1]))
-
-    return {"pdfium": pdfium_text, "pypdf": pypdf_text, "pdfminer": pdfminer_text}
+    return "\n".join(get_parser(name).parse(data, pages=[page]))
 
 
 def _page_count(data: bytes) -> int:

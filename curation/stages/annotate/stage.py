@@ -131,10 +131,8 @@ class AnnotateTransform:
             if now.any():
                 tb = tb.replaced(pc.if_else(pa.array(now), rw.texts, tb.texts))
                 changed |= now
-        empty_now = empty
-        if changed.any():
+        if changed.any():  # a rewrite never empties a text (that document is dropped above), so `empty` holds
             cols["text"] = pc.if_else(pa.array(changed), tb.texts, repaired if repaired is not None else original)
-            empty_now = pc.equal(pc.utf8_trim_whitespace(tb.texts), "").to_numpy(zero_copy_only=False)
 
         if cfg.language.mode != "off":
             from curation.stages.annotate.langid import LanguageIdentifier
@@ -155,9 +153,8 @@ class AnnotateTransform:
                            f"top language {top} ({scores[i]:.3f}); {what} < min {cfg.language.min_score}")
 
         for rs in active:
-            computed = rs.name not in values_of
-            values = rs.compute(tb) if computed else values_of[rs.name]
-            undefined = (empty_now if computed else empty) | invalid
+            values = values_of[rs.name] if rs.name in values_of else rs.compute(tb)
+            undefined = empty | invalid
             for rule in rs.rules:
                 v = values[rule.name].astype(np.float64)
                 v[undefined] = np.nan

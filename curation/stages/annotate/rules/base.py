@@ -156,7 +156,7 @@ class RuleSet:
 
     def rewrite(self, tb: TextBatch) -> Rewrite:
         """New texts and the rule values; only called when `rewrites()` is true."""
-        raise NotImplementedError
+        raise NotImplementedError(f"rule set {self.name} says it rewrites texts but has no rewrite()")
 
     @classmethod
     def column(cls, rule: str) -> str:

@@ -7,7 +7,7 @@ data of a known kind at known offsets (the truth), others a look-alike that is n
 numbers, dates, ISBNs, private and documentation IP ranges, order numbers, card numbers failing Luhn,
 IBANs failing mod 97, SSNs in never-issued ranges, thousands-grouped counts). The values are generated
 from a seed (valid where they must be: Luhn, mod 97, `phonenumbers`-valid numbers, public IP ranges), so
-a corpus of any size has varied values. `natural.json` beside this file lists the personal data already
+a corpus of any size has varied values. `tests/data/pii/natural.json` lists the personal data already
 in the sample documents (reviewed by hand); a detection there is neither a hit nor a false alarm.
 """
 
@@ -19,8 +19,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+NATURAL = ROOT / "tests" / "data" / "pii" / "natural.json"
 KINDS = ("email", "ip", "phone", "card", "iban", "national_id")
 
 FIRST = ["anna", "james", "li", "maria", "oskar", "fatima", "john", "emma", "pierre", "yuki", "sofia", "ahmed",
@@ -242,7 +242,7 @@ def base_documents() -> list[dict]:
 
 
 def natural() -> dict[str, list[str]]:
-    return json.loads((HERE / "natural.json").read_text(encoding="utf-8"))
+    return json.loads(NATURAL.read_text(encoding="utf-8"))
 
 
 def generate(n_docs: int, seed: int = 0, pii_per_doc: int = 2, decoys_per_doc: int = 2,
